@@ -1,0 +1,73 @@
+"""Reproduce every model bundled in checkpoints/ from a data root:
+
+    python -m train.bundle --data-root ../shared/data --out runs/bundle [--only NAME ...] [--install]
+
+Each run goes through the project's own command line (python -m train.dcgan / train.cyclegan),
+with --resume when its folder already exists, so an interrupted bundle picks up where it stopped.
+With --install, each finished run's export/ is copied to checkpoints/<name>/.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from train.errors import UserError
+from train.loop import main
+from train.run_folder import EXPORT_FILES
+
+DCGAN = ["-m", "train.dcgan", "--data", "{root}/cat/grumpy", "--image-size", "64", "--conv-dim", "32",
+         "--batch-size", "16", "--iters", "6400", "--sample-every", "200"]
+CATS = ["-m", "train.cyclegan", "--data-a", "{root}/cat/russian_blue", "--data-b", "{root}/cat/grumpy",
+        "--image-size", "64", "--disc", "patch", "--aug", "deluxe", "--diffaug"]
+FRUIT = ["-m", "train.cyclegan", "--data-a", "{root}/apple2orange/apple", "--data-b", "{root}/apple2orange/orange",
+         "--image-size", "64", "--disc", "patch"]
+
+RUNS = {
+    "dcgan-grumpy-basic": DCGAN + ["--aug", "basic"],
+    "dcgan-grumpy-deluxe": DCGAN + ["--aug", "deluxe"],
+    "dcgan-grumpy-diffaug": DCGAN + ["--aug", "basic", "--diffaug"],
+    "dcgan-grumpy-deluxe-diffaug": DCGAN + ["--aug", "deluxe", "--diffaug"],
+    "cyclegan-cats": CATS + ["--lambda-cycle", "10", "--iters", "5000", "--sample-every", "200"],
+    "cyclegan-cats-nocycle": CATS + ["--no-cycle", "--iters", "2000", "--sample-every", "100"],
+    "cyclegan-apple2orange": FRUIT + ["--lambda-cycle", "10", "--iters", "5000", "--sample-every", "200"],
+}
+
+
+def command(name: str, data_root: Path, out: Path) -> list[str]:
+    """The exact command line of one bundled run."""
+    run_dir = out / name
+    arguments = [part.format(root=data_root) for part in RUNS[name]] + ["--out", str(run_dir)]
+    if run_dir.exists() and any(run_dir.iterdir()):
+        arguments.append("--resume")
+    return [sys.executable, *arguments]
+
+
+def install(run_dir: Path, destination: Path) -> None:
+    """Copy a finished export into checkpoints/<name>/ (weights, config, card, GIF, losses)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in EXPORT_FILES:
+        shutil.copyfile(run_dir / "export" / name, destination / name)
+
+
+def parse_and_run(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m train.bundle", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", required=True, type=Path, help="folder holding cat/ and apple2orange/")
+    parser.add_argument("--out", type=Path, default=Path("runs/bundle"), help="where the run folders go")
+    parser.add_argument("--only", nargs="+", choices=sorted(RUNS), help="train only these runs")
+    parser.add_argument("--install", action="store_true", help="copy finished exports into checkpoints/")
+    args = parser.parse_args(argv)
+    if not args.data_root.is_dir():
+        raise UserError(f"--data-root {args.data_root}: no such folder")
+    for name in args.only or RUNS:
+        arguments = command(name, args.data_root, args.out)
+        print(f"== {name}: {' '.join(arguments[1:])}", flush=True)
+        if subprocess.run(arguments).returncode != 0:
+            raise UserError(f"run {name} failed; rerun the same command to resume it")
+        if args.install:
+            install(args.out / name, Path("checkpoints") / name)
+
+
+if __name__ == "__main__":
+    main(parse_and_run)

@@ -1,0 +1,61 @@
+"""Image-folder data sets, decoded once and kept in memory as one uint8 tensor, and the
+stateless batch sampler: which images make up step s depends only on (seed, s, process rank), so
+a resumed run draws exactly the batches an uninterrupted run would have drawn."""
+
+from pathlib import Path
+
+import torch
+
+from gan_demo.imaging import IMAGE_EXTENSIONS, ImageError, center_crop_resize, open_rgb, pil_to_uint8
+from train.errors import UserError
+
+
+def list_images(folder: Path, flag: str) -> list[Path]:
+    """Image files under `folder`, nested folders included, in a stable order."""
+    if not folder.exists():
+        raise UserError(f"{flag} {folder}: no such folder")
+    if not folder.is_dir():
+        raise UserError(f"{flag} {folder}: not a folder")
+    paths = sorted(path for path in folder.rglob("*")
+                   if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+                   and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+    if not paths:
+        raise UserError(f"{flag} {folder}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return paths
+
+
+def load_image_folder(folder: "str | Path", size: int, flag: str = "--data",
+                      warn=print) -> torch.Tensor:
+    """Every image under `folder` as RGB, centre-cropped to a square and resized to size x size:
+    uint8 (N, 3, size, size). Unreadable files are named through `warn` and skipped; a folder
+    with no readable image at all stops with a UserError."""
+    folder = Path(folder)
+    images, skipped = [], []
+    for path in list_images(folder, flag):
+        try:
+            images.append(pil_to_uint8(center_crop_resize(open_rgb(path), size)))
+        except ImageError as error:
+            skipped.append(str(error))
+    if skipped:
+        warn(f"skipped {len(skipped)} unreadable file(s) in {folder}: " + "; ".join(skipped))
+    if not images:
+        raise UserError(f"{flag} {folder}: none of the {len(skipped)} image files could be read")
+    return torch.stack(images)
+
+
+def step_generator(seed: int, step: int, rank: int = 0, device: "str | torch.device" = "cpu") -> torch.Generator:
+    """The random generator of one training step of one process. Deriving it from (seed, step,
+    rank) instead of carrying one generator along makes every step reproducible on its own."""
+    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 1024 + rank)
+
+
+def batch_indices(count: int, batch_size: int, seed: int, step: int, rank: int = 0) -> torch.Tensor:
+    """Indices of the images in batch `step` (1-based) of one process: the data set is shuffled
+    once per epoch (per process) and walked in order; a set smaller than a batch is drawn with
+    replacement."""
+    if count < batch_size:
+        return torch.randint(0, count, (batch_size,), generator=step_generator(seed, step, rank))
+    batches_per_epoch = count // batch_size
+    epoch, position = divmod(step - 1, batches_per_epoch)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed((seed * 7919 + epoch) * 1024 + rank))
+    return order[position * batch_size:(position + 1) * batch_size]

@@ -1,0 +1,123 @@
+"""Train a DCGAN on a folder of images: `python -m train.dcgan --data DIR --out RUN_DIR`.
+
+One step, as in the least-squares DCGAN recipe:
+    (1) Update D: real -> 1, fake -> 0, on one concatenated batch; fakes are detached, so the
+        D step does not backpropagate into G.
+    (2) Update G: D(G(z)) -> 1, with D frozen (its weight gradients would be thrown away).
+With --diffaug, D only ever sees DiffAugmented images, real and fake, in both steps.
+"""
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from gan_demo import augment
+from gan_demo.imaging import make_grid
+from gan_demo.models import DCDiscriminator, DCGenerator
+from gan_demo.models.dcgan import check_power_of_two
+from train import losses
+from train.data import batch_indices, load_image_folder, step_generator
+from train.errors import UserError
+from train.loop import GANTrainer, add_common_arguments, check_positive, frozen, main
+from train.model_card import device_description, model_card
+
+SAMPLE_COUNT = 16
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m train.dcgan", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, type=Path, help="folder of training images")
+    parser.add_argument("--iters", type=int, default=6400, help="training steps")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per step (per process)")
+    parser.add_argument("--latent-dim", type=int, default=100, help="size of the latent vector z")
+    parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
+    add_common_arguments(parser, sample_every=200, checkpoint_every=400)
+    args = parser.parse_args(argv)
+    check_positive(args, "iters", "batch_size", "latent_dim", "lr", "conv_dim", "sample_every", "checkpoint_every")
+    try:
+        check_power_of_two(args.image_size)
+    except ValueError:
+        raise UserError(f"--image-size must be a power of two such as 32, 64 or 128, got {args.image_size}") from None
+    return args
+
+
+class DCGANTrainer(GANTrainer):
+    loss_names = ["d_real", "d_fake", "g"]
+    title = "dcgan"
+
+    def __init__(self, args: argparse.Namespace):
+        super().__init__(args)
+        args = self.args
+        self.data = load_image_folder(args.data, augment.stored_size(args.aug, args.image_size),
+                                      warn=self.log).to(self.device)
+        self.log(f"{len(self.data)} images from {args.data}, kept in memory at {self.data.shape[-1]} px")
+        torch.manual_seed(args.seed)  # initial weights
+        gen = DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim, image_size=args.image_size)
+        disc = DCDiscriminator(conv_dim=args.conv_dim, image_size=args.image_size)
+        opt_g = torch.optim.Adam(gen.parameters(), lr=args.lr, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(disc.parameters(), lr=args.lr, betas=(0.5, 0.999))
+        self.fixed_z = torch.randn(SAMPLE_COUNT, args.latent_dim, generator=torch.Generator().manual_seed(args.seed))
+        self.gen, self.disc, self.opt_g, self.opt_d = gen, disc, opt_g, opt_d
+        self.restore()
+        self.gen, self.disc, self.opt_g, self.opt_d = self.accelerator.prepare(gen, disc, opt_g, opt_d)
+
+    def train_step(self, step: int) -> list[float]:
+        args, accelerator = self.args, self.accelerator
+        rng = step_generator(args.seed, step, self.rank, self.device)
+        indices = batch_indices(len(self.data), args.batch_size, args.seed, step, self.rank).to(self.device)
+        real = augment.real_batch(self.data[indices], args.aug, args.image_size, rng)  # (B, 3, S, S)
+        z = torch.randn(args.batch_size, args.latent_dim, generator=rng, device=self.device)
+        maybe_diffaug = (lambda images: augment.diff_augment(images, rng)) if args.diffaug else (lambda images: images)
+
+        with accelerator.autocast():
+            fake = self.gen(z)  # (B, 3, S, S)
+
+            # (1) Update D: real -> 1, fake -> 0 (least squares); fake is detached from G.
+            scores = self.disc(maybe_diffaug(torch.cat([real, fake.detach()])))  # (2B,)
+            scores_real, scores_fake = losses.split_scores(scores, args.batch_size)
+            d_real, d_fake = losses.lsgan_real(scores_real), losses.lsgan_fake(scores_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        accelerator.backward(0.5 * (d_real + d_fake))
+        self.opt_d.step()
+
+        # (2) Update G: D(G(z)) -> 1, D frozen.
+        with accelerator.autocast(), frozen(accelerator.unwrap_model(self.disc)) as disc:
+            g_loss = losses.lsgan_real(disc(maybe_diffaug(fake)))
+        self.opt_g.zero_grad(set_to_none=True)
+        accelerator.backward(g_loss)
+        self.opt_g.step()
+        return [d_real.item(), d_fake.item(), g_loss.item()]
+
+    @torch.no_grad()
+    def sample_grid(self):
+        gen = self.accelerator.unwrap_model(self.gen)
+        return make_grid(gen(self.fixed_z.to(self.device)).float(), columns=4)
+
+    def state_dict(self) -> dict:
+        unwrap = self.accelerator.unwrap_model
+        return {"gen": unwrap(self.gen).state_dict(), "disc": unwrap(self.disc).state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "fixed_z": self.fixed_z}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.load_state_dict(state["gen"])
+        self.disc.load_state_dict(state["disc"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.fixed_z = state["fixed_z"]
+
+    def export_model(self) -> DCGenerator:
+        return self.accelerator.unwrap_model(self.gen)
+
+    def model_card(self) -> str:
+        facts = {"images": len(self.data), "step": self.step, "train_seconds": self.train_seconds,
+                 "device": device_description(self.device), "world_size": self.accelerator.num_processes}
+        return model_card("dcgan", self.config(), facts, self.run.loss_rows(), self.loss_names)
+
+
+def parse_and_train(argv: list[str]) -> None:
+    DCGANTrainer(parse_args(argv)).fit()
+
+
+if __name__ == "__main__":
+    main(parse_and_train)
