@@ -1,19 +1,34 @@
-"""Load exported models and run them: sample cats from a DCGAN, translate an image with a
+"""Load exported models and run them: sample cats from a DCGAN (with latent-direction offsets, as
+grids, through several variants at once, or as an interpolation GIF), translate an image with a
 CycleGAN. Used by the app and by anyone scripting the models; no gradio here. Everything runs
 under `torch.inference_mode` in float32 on the CPU unless a device is given."""
 
 import functools
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-from gan_demo.imaging import center_crop_resize, fit_within, open_rgb, pil_to_signed, signed_to_pil
-from gan_demo.latents import z_batch
+from gan_demo.imaging import (
+    ImageError,
+    center_crop_resize,
+    fit_within,
+    make_grid,
+    open_rgb,
+    pil_to_signed,
+    signed_to_pil,
+)
+from gan_demo.latents import interpolation_path, move_along, principal_directions, z_batch, z_from_seed
 from gan_demo.models import CycleGAN, DCGenerator
+from gan_demo.render import gif_bytes
 
 FULL_SIZE_MAX_SIDE = 512
+MIN_FULL_SIZE_SIDE = 16
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+DIRECTION_COUNT = 8
 DIRECTIONS = ("a2b", "b2a")
 
 
@@ -30,7 +45,8 @@ def load_folder(model_class: type, folder: str) -> torch.nn.Module:
     try:
         model = model_class.from_pretrained(str(path))
     except Exception as error:  # safetensors / json / shape errors all mean the same to a user
-        raise ModelLoadError(f"{folder}: cannot load {model_class.__name__} ({type(error).__name__}: {error})") from None
+        raise ModelLoadError(
+            f"{folder}: cannot load {model_class.__name__} ({type(error).__name__}: {error})") from None
     return model.eval().requires_grad_(False)
 
 
@@ -49,9 +65,63 @@ def generate(generator: DCGenerator, z: torch.Tensor) -> list[Image.Image]:
     return [signed_to_pil(image) for image in images]
 
 
-def sample(generator: DCGenerator, seeds: list[int], truncation: float = 1.0) -> list[Image.Image]:
-    """One image per seed; the same seed always gives the same image."""
-    return generate(generator, z_batch(seeds, generator.latent_dim, truncation))
+def latents(generator: DCGenerator, seeds: Sequence[int], truncation: float = 1.0,
+            direction_weights: Sequence[float] = ()) -> torch.Tensor:
+    """(len(seeds), latent_dim): one z per seed, moved `direction_weights[i]` standard deviations
+    along the generator's i-th principal direction (see `latents.principal_directions`)."""
+    z = z_batch(list(seeds), generator.latent_dim, truncation)
+    if any(direction_weights):
+        count = max(DIRECTION_COUNT, len(direction_weights))  # one cached set of directions for every slider count
+        z = move_along(z, principal_directions(generator, count=count), direction_weights)
+    return z
+
+
+def sample(generator: DCGenerator, seeds: Sequence[int], truncation: float = 1.0,
+           direction_weights: Sequence[float] = ()) -> list[Image.Image]:
+    """One image per seed; the same arguments always give the same images."""
+    return generate(generator, latents(generator, seeds, truncation, direction_weights))
+
+
+@torch.inference_mode()
+def sample_grid(generator: DCGenerator, seeds: Sequence[int], truncation: float = 1.0,
+                direction_weights: Sequence[float] = (), columns: int | None = None) -> Image.Image:
+    """The samples of `sample` as one grid image (square-ish unless `columns` is given)."""
+    z = latents(generator, seeds, truncation, direction_weights).to(next(generator.parameters()).device)
+    return make_grid(generator(z), columns)
+
+
+def compare_variants(generators: Mapping[str, DCGenerator], seeds: Sequence[int],
+                     truncation: float = 1.0) -> dict[str, Image.Image]:
+    """The same latents through every generator: {name: grid}. Direction offsets are left out on
+    purpose, because each model has its own principal directions."""
+    return {name: sample_grid(generator, seeds, truncation) for name, generator in generators.items()}
+
+
+@torch.inference_mode()
+def interpolation_frames(generator: DCGenerator, seed_start: int, seed_end: int, frames: int = 16,
+                         truncation: float = 1.0) -> list[Image.Image]:
+    """`frames` images along the great circle from the latent of `seed_start` to that of `seed_end`."""
+    path = interpolation_path(z_from_seed(seed_start, generator.latent_dim, truncation),
+                              z_from_seed(seed_end, generator.latent_dim, truncation), frames)
+    return generate(generator, path)
+
+
+def interpolation_gif(generator: DCGenerator, seed_start: int, seed_end: int, frames: int = 16,
+                      truncation: float = 1.0, seconds_per_frame: float = 0.12) -> bytes:
+    """`interpolation_frames` as a looping GIF; the end frame is held a moment."""
+    return gif_bytes(interpolation_frames(generator, seed_start, seed_end, frames, truncation), seconds_per_frame)
+
+
+def open_upload(path: "str | Path", max_bytes: int = MAX_UPLOAD_BYTES) -> Image.Image:
+    """An uploaded file as RGB, or ImageError with a one-line reason: more than `max_bytes`, more
+    than 25 megapixels, not an image, corrupt (the checks of `imaging.open_rgb` plus the file size)."""
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise ImageError(f"{Path(path).name}: {size / 2**20:.1f} MB is more than {max_bytes / 2**20:.0f} MB")
+    try:
+        return open_rgb(path)
+    except ImageError as error:  # name the file as the person knows it, not by its server-side path
+        raise ImageError(str(error).replace(str(path), Path(path).name)) from None
 
 
 @dataclass
@@ -67,9 +137,20 @@ class Translation:
 def prepare_input(image: "Image.Image | str | Path", image_size: int, full_size: bool,
                   max_side: int = FULL_SIZE_MAX_SIDE) -> Image.Image:
     """Any image -> what the generator gets: the centred square at the training size, or the whole
-    image scaled to at most `max_side` with sides divisible by 4 (the generator is fully convolutional)."""
+    image scaled to at most `max_side` with sides divisible by 4 (the generator is fully convolutional).
+    A whole image smaller than the training size is scaled up to it first: the generator's instance
+    norms need a few pixels left after its two downsamplings."""
     image = open_rgb(image)
-    return fit_within(image, max_side) if full_size else center_crop_resize(image, image_size)
+    if not full_size:
+        return center_crop_resize(image, image_size)
+    if min(image.size) < image_size:
+        scale = min(image_size / min(image.size), max_side / max(image.size))
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                             Image.Resampling.BICUBIC)
+    fitted = fit_within(image, max_side)
+    if min(fitted.size) < MIN_FULL_SIZE_SIDE:
+        raise ImageError(f"{image.width}x{image.height} is too narrow to translate whole; use the model size instead")
+    return fitted
 
 
 @torch.inference_mode()

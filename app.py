@@ -1,0 +1,308 @@
+"""gan-demo's Gradio app: sample cats from the DCGAN variants with latent-direction sliders, translate
+images with the CycleGANs, and watch how every bundled model learned. This file is the UI only
+(layout and wiring); the models, the catalog of where they come from and every computation live in
+`gan_demo`. Public API endpoints: /sample, /interpolate, /translate, /progress.
+
+    python app.py   # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
+"""
+
+import atexit
+import functools
+import hashlib
+import html
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+from gradio.data_classes import ImageData
+from PIL import Image
+
+from gan_demo import catalog, inference, progress
+from gan_demo.imaging import ImageError
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = ROOT / "examples"
+DIRECTION_SLIDERS = 6
+MAX_SAMPLES = 16
+MAX_SEED = 2**31 - 1
+MODEL_SIZE, FULL_IMAGE = "model size", "full image"
+CSS = ".pixelated img { image-rendering: pixelated; }"  # 64 px samples shown large stay crisp
+
+
+class CheckedImage(gr.Image):
+    """gr.Image whose uploads are opened by gan_demo (EXIF, alpha, 16-bit, first frame) and refused
+    with a message in the UI when over 20 MB or 25 megapixels, not an image, or corrupt; the stock
+    component would decode them itself and fail without saying why."""
+
+    is_template = True  # rendered by the stock Image frontend
+
+    def preprocess(self, payload: ImageData | None) -> Image.Image | None:
+        if payload is None or payload.path is None:
+            return super().preprocess(payload)
+        try:
+            return inference.open_upload(payload.path)
+        except ImageError as error:
+            raise refusal(error, "Cannot use this image") from None
+
+
+def refusal(error: Exception | str, title: str) -> gr.Error:
+    """A message for the person in the UI (escaped: it may quote a file name), without a server traceback."""
+    return gr.Error(html.escape(str(error)), title=title, print_exception=False)
+
+
+# -- handlers: turn UI values into gan_demo calls and errors into messages ------------------------
+
+
+def load(name: str) -> catalog.ResolvedModel:
+    try:
+        return catalog.resolve(catalog.entry_named(name))
+    except (KeyError, inference.ModelLoadError) as error:
+        raise refusal(f"Model {name} is not available: {error}", "Model unavailable") from None
+
+
+def source_note(resolved: catalog.ResolvedModel) -> str:
+    return f"Model `{resolved.entry.name}` ({resolved.source})"
+
+
+def sample_cats(variant: str, seed: float, truncation: float, count: float,
+                *direction_weights: float) -> tuple[Image.Image, str]:
+    resolved = load(variant)
+    seeds = range(int(seed), int(seed) + int(count))
+    grid = inference.sample_grid(resolved.model, seeds, truncation, direction_weights)
+    return grid, f"Seeds {int(seed)} to {int(seed) + int(count) - 1}. {source_note(resolved)}"
+
+
+def compare_variants(seed: float, truncation: float, count: float) -> list[tuple[Image.Image, str]]:
+    grids = inference.compare_variants({item.entry.label: item.model for item in available("dcgan")},
+                                       range(int(seed), int(seed) + int(count)), truncation)
+    return [(grid, label) for label, grid in grids.items()]
+
+
+def interpolate(variant: str, seed_start: float, seed_end: float, frames: float, truncation: float) -> str:
+    resolved = load(variant)
+    data = inference.interpolation_gif(resolved.model, int(seed_start), int(seed_end), int(frames), truncation)
+    return gif_file(data)
+
+
+def translate(image: Image.Image | None, direction: str,
+              resolution: str) -> tuple[Image.Image | None, Image.Image | None, Image.Image | None, str]:
+    if image is None:
+        return None, None, None, "Upload, paste or take a picture to translate it."
+    choice = next((item for item in catalog.translation_choices() if item.label == direction), None)
+    if choice is None:
+        raise gr.Error(f"Unknown direction {direction!r}.")
+    resolved = load(choice.model_name)
+    try:
+        result = inference.translate(resolved.model, image, choice.direction, full_size=resolution == FULL_IMAGE)
+    except ImageError as error:
+        raise refusal(error, "Cannot translate this image") from None
+    note = f"{direction} at {result.input.width}x{result.input.height} px. {source_note(resolved)}"
+    return result.input, result.translation, result.reconstruction, note
+
+
+def show_progress(run: str, iteration: float) -> tuple[str, Image.Image, pd.DataFrame, dict,
+                                                      list[tuple[Image.Image, str]]]:
+    record = run_progress(run)
+    frame, _ = record.frame_at(iteration)  # the frame shows its iteration in its corner
+    variants = []
+    for resolved in available("dcgan", with_progress=True):
+        variant_frame, variant_step = progress.load_run(resolved.folder).frame_at(iteration)
+        variants.append((variant_frame, f"{resolved.entry.label} (iteration {variant_step})"))
+    plot = pd.DataFrame(progress.loss_table(record.losses))
+    return str(record.gif_path), frame, plot, record.settings, variants
+
+
+def iteration_slider(run: str | None, maximum: int | None = None) -> gr.Slider:
+    """The iteration slider fitted to `run`'s frames, set to its last one. Built with `maximum`, the
+    largest iteration of any run, because API calls are checked against the slider as first built."""
+    steps = run_progress(run).steps if run else (0, 1)
+    spacing = steps[1] - steps[0] if len(steps) > 1 else 1
+    return gr.Slider(minimum=0 if maximum else steps[0], maximum=maximum or steps[-1], step=spacing,
+                     value=steps[-1], label="iteration", elem_id="iteration")
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+
+
+def run_progress(run: str) -> progress.RunProgress:
+    for resolved in available(with_progress=True):
+        if resolved.entry.name == run:
+            return progress.load_run(resolved.folder)
+    raise gr.Error(f"No training progress for {run!r}.")
+
+
+def available(kind: str | None = None, with_progress: bool = False) -> list[catalog.ResolvedModel]:
+    """The models of `kind` that load (and that have a progress GIF, if asked), in catalog order."""
+    return [resolved for _, resolved, _ in model_table()
+            if resolved and (kind is None or resolved.entry.kind == kind)
+            and (not with_progress or progress.has_progress(resolved.folder))]
+
+
+@functools.cache
+def model_table() -> tuple[tuple[catalog.CatalogEntry, catalog.ResolvedModel | None, str], ...]:
+    """Every catalog entry, loaded or with the reason it is unavailable; resolved once per process."""
+    return tuple(catalog.availability())
+
+
+def models_markdown() -> str:
+    lines = ["| model | what | source |", "| --- | --- | --- |"]
+    for entry, resolved, reason in model_table():
+        source = resolved.source if resolved else f"unavailable: {reason}"
+        lines.append(f"| `{entry.name}` | {entry.kind}: {entry.label} | {source} |")
+    return "\n".join(lines)
+
+
+@functools.cache
+def gif_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="gan-demo-gifs-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def gif_file(data: bytes) -> str:
+    """GIF bytes as a file gradio can serve (gr.Image keeps a GIF path animated); named by content,
+    so asking for the same GIF twice writes it once."""
+    path = gif_folder() / f"{hashlib.sha256(data).hexdigest()[:20]}.gif"
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
+
+
+def translation_examples() -> list[list[str]]:
+    """[image, direction] pairs listed in examples/examples.json (made by `python -m gan_demo.examples`)."""
+    manifest = EXAMPLES / "examples.json"
+    if not manifest.is_file():
+        return []
+    labels = {choice.label for choice in catalog.translation_choices()}
+    return [[str(EXAMPLES / item["file"]), item["direction"]] for item in json.loads(manifest.read_text())
+            if (EXAMPLES / item["file"]).is_file() and item["direction"] in labels]
+
+
+def choices_of(entries: list[catalog.CatalogEntry]) -> list[tuple[str, str]]:
+    return [(entry.label, entry.name) for entry in entries]
+
+
+# -- layout ----------------------------------------------------------------------------------------
+
+
+def build_demo() -> gr.Blocks:
+    """The whole app, queue included; `launch()` serves it."""
+    # With no DCGAN at all, list them anyway: choosing one then says why it is unavailable.
+    dcgans = [resolved.entry for resolved in available("dcgan")] or catalog.entries("dcgan")
+    default_dcgan = catalog.DEFAULT_DCGAN if catalog.DEFAULT_DCGAN in [e.name for e in dcgans] else dcgans[0].name
+    runs = [resolved.entry for resolved in available(with_progress=True)]
+    directions = [choice.label for choice in catalog.translation_choices()]
+
+    with gr.Blocks(title="gan-demo: cats and CycleGANs", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# gan-demo\nSample cats from a DCGAN, translate images with CycleGAN, and watch the models learn.")
+
+        with gr.Tab("Sample cats"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    variant = gr.Dropdown(choices_of(dcgans), value=default_dcgan,
+                                          label="DCGAN variant (training augmentation)")
+                    with gr.Row():
+                        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", scale=3)
+                        dice = gr.Button("🎲", scale=1, min_width=60, elem_id="dice")
+                    truncation = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="truncation",
+                                           info="lower: more typical cats, less variety")
+                    count = gr.Slider(1, MAX_SAMPLES, value=MAX_SAMPLES, step=1, label="number of samples")
+                    with gr.Accordion("Latent directions", open=True):
+                        gr.Markdown("Principal directions of the generator's first block (GANSpace), strongest "
+                                    "first; in standard deviations of z. Applied on release.")
+                        sliders = [gr.Slider(-3, 3, value=0, step=0.1, label=f"direction {index + 1}",
+                                             elem_id=f"direction-{index + 1}") for index in range(DIRECTION_SLIDERS)]
+                        reset = gr.Button("Reset directions", size="sm")
+                with gr.Column(scale=2):
+                    grid = gr.Image(label="samples", format="png", interactive=False, elem_id="samples",
+                                    elem_classes=["pixelated"])
+                    sample_note = gr.Markdown()
+            with gr.Accordion("Compare variants: the same latents through every DCGAN", open=False):
+                compare_button = gr.Button("Compare variants")
+                comparison = gr.Gallery(label="variants", columns=4, format="png", elem_classes=["pixelated"])
+            with gr.Accordion("Interpolate between two seeds (spherical)", open=True):
+                with gr.Row():
+                    seed_end = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="to seed")
+                    frames = gr.Slider(4, 48, value=24, step=1, label="frames")
+                    interpolate_button = gr.Button("Make GIF")
+                animation = gr.Image(label="interpolation from the seed above", elem_classes=["pixelated"],
+                                     interactive=False, height=256)
+
+        with gr.Tab("Translate"):
+            with gr.Row():
+                with gr.Column():
+                    source_image = CheckedImage(label="your image", type="pil", elem_id="translate-input",
+                                                sources=["upload", "clipboard", "webcam"])
+                    direction = gr.Dropdown(directions, value=directions[0] if directions else None, label="direction")
+                    resolution = gr.Radio([MODEL_SIZE, FULL_IMAGE], value=MODEL_SIZE, label="resolution",
+                                          info="model size: centre square at the training size; full image: "
+                                               "the whole picture, long side up to 512 px")
+                    examples = translation_examples()
+                    if examples:
+                        gr.Examples(examples, [source_image, direction], api_visibility="private",
+                                    label="Examples (made by this project's own models)")
+                with gr.Column():
+                    with gr.Row():
+                        seen = gr.Image(label="input as the model saw it", format="png", interactive=False)
+                        translated = gr.Image(label="translation", format="png", interactive=False,
+                                              elem_id="translation")
+                        cycled = gr.Image(label="cycle reconstruction", format="png", interactive=False)
+                    translate_note = gr.Markdown()
+
+        with gr.Tab("Training progress", elem_id="progress-tab"):
+            with gr.Row():
+                run = gr.Dropdown([(f"{entry.name} ({entry.label})", entry.name) for entry in runs],
+                                  value=runs[0].name if runs else None, label="run")
+                last_steps = [run_progress(entry.name).steps[-1] for entry in runs]
+                iteration = iteration_slider(runs[0].name if runs else None, max(last_steps, default=1))
+            with gr.Row():
+                gif = gr.Image(label="progress GIF (fixed latents / inputs)", interactive=False)
+                frame = gr.Image(label="frame at the iteration", format="png", interactive=False)
+            losses = gr.LinePlot(x="iteration", y="loss", color="term", label="losses (moving average)", height=300)
+            variants = gr.Gallery(label="DCGAN augmentation variants at this iteration", columns=4, format="png")
+            with gr.Accordion("Training settings", open=False):
+                settings = gr.JSON(label="training settings")
+
+        with gr.Accordion("Where the models come from", open=False):
+            gr.Markdown(models_markdown() + "\n\nHub at a pinned revision when configured and reachable "
+                        "(not with `GAN_DEMO_OFFLINE=1` or `HF_HUB_OFFLINE=1`), else the bundled `checkpoints/`.")
+
+        # -- wiring: only /sample, /interpolate, /translate and /progress are public --
+        sample_inputs = [variant, seed, truncation, count, *sliders]
+        gr.on([variant.change, seed.change, truncation.release, count.release, *[s.release for s in sliders]],
+              sample_cats, sample_inputs, [grid, sample_note], api_name="sample", trigger_mode="always_last")
+        dice.click(None, None, seed, js=f"() => Math.floor(Math.random() * {MAX_SEED})")
+        reset.click(lambda: [0] * DIRECTION_SLIDERS, None, sliders, api_visibility="private").then(
+            sample_cats, sample_inputs, [grid, sample_note], api_visibility="private")
+        compare_button.click(compare_variants, [seed, truncation, count], comparison, api_visibility="private")
+        interpolate_button.click(interpolate, [variant, seed, seed_end, frames, truncation], animation,
+                                 api_name="interpolate")
+        gr.on([source_image.change, direction.change, resolution.change], translate,
+              [source_image, direction, resolution], [seen, translated, cycled, translate_note],
+              api_name="translate", trigger_mode="always_last")
+        progress_outputs = [gif, frame, losses, settings, variants]
+        iteration.release(show_progress, [run, iteration], progress_outputs, api_name="progress")
+        if runs:  # with no bundled run there is nothing to show on load
+            gr.on([run.change, demo.load], iteration_slider, run, iteration, api_visibility="private").then(
+                show_progress, [run, iteration], progress_outputs, api_visibility="private")
+        demo.load(sample_cats, sample_inputs, [grid, sample_note], api_visibility="private")
+
+    demo.queue(max_size=32, default_concurrency_limit=2)
+    return demo
+
+
+def launch() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("gan_demo").setLevel(logging.INFO)
+    demo = build_demo()
+    # Host and port: gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860).
+    served = [str(resolved.folder) for resolved in available()]  # progress GIFs, bundled or from the Hub cache
+    demo.launch(max_file_size=inference.MAX_UPLOAD_BYTES, css=CSS, allowed_paths=[*served, str(EXAMPLES)])
+
+
+if __name__ == "__main__":
+    launch()

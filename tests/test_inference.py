@@ -1,0 +1,109 @@
+"""The inference helpers the app calls, on tiny seeded models: samples are a pure function of their
+arguments, sizes are what the UI expects, every latent-direction slider visibly moves the output,
+interpolations have the asked number of frames and end on the two seeds, uploads are checked."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan_demo import inference, latents
+from gan_demo.imaging import ImageError
+from gan_demo.models import CycleGAN, DCGenerator
+from gan_demo.render import read_gif_frames
+
+
+@pytest.fixture(scope="module")
+def generator() -> DCGenerator:
+    torch.manual_seed(0)  # initialises the tiny weights only
+    return DCGenerator(latent_dim=16, conv_dim=4, image_size=32).eval()
+
+
+def pixels(images: list[Image.Image]) -> np.ndarray:
+    return np.stack([np.asarray(image, dtype=np.float32) for image in images])
+
+
+def test_sample_is_deterministic_for_a_seed(generator):
+    first = pixels(inference.sample(generator, [3, 4], truncation=0.8, direction_weights=[1.0, -2.0]))
+    again = pixels(inference.sample(generator, [3, 4], truncation=0.8, direction_weights=[1.0, -2.0]))
+    other = pixels(inference.sample(generator, [5, 6], truncation=0.8, direction_weights=[1.0, -2.0]))
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(first - other).mean() > 1.0
+
+
+def test_sample_sizes(generator):
+    images = inference.sample(generator, [0, 1, 2])
+    assert [image.size for image in images] == [(32, 32)] * 3 and all(image.mode == "RGB" for image in images)
+    grid = inference.sample_grid(generator, range(5))  # 3 columns x 2 rows, 2 px padding
+    assert grid.size == (3 * 34 + 2, 2 * 34 + 2)
+    assert inference.sample_grid(generator, range(16)).size == (4 * 34 + 2, 4 * 34 + 2)
+
+
+def test_each_direction_slider_changes_the_output(generator):
+    base = pixels(inference.sample(generator, range(4)))
+    for index in range(6):
+        weights = [0.0] * 6
+        weights[index] = 2.0
+        moved = pixels(inference.sample(generator, range(4), direction_weights=weights))
+        # mean change of at least 2 grey levels out of 255 over every pixel of every sample
+        assert np.abs(moved - base).mean() > 2.0, f"direction {index + 1} barely changes the images"
+
+
+def test_principal_directions_are_unit_cached_and_reproducible(generator):
+    directions = latents.principal_directions(generator)
+    assert directions.shape == (8, generator.latent_dim)
+    torch.testing.assert_close(directions.norm(dim=1), torch.ones(8))
+    assert latents.principal_directions(generator) is directions  # computed once per model
+    latents.principal_directions.cache_clear()
+    torch.testing.assert_close(latents.principal_directions(generator), directions)
+
+
+def test_zero_weights_leave_the_latents_alone(generator):
+    plain = inference.latents(generator, [7], truncation=0.5)
+    torch.testing.assert_close(inference.latents(generator, [7], 0.5, [0.0] * 6), plain)
+    torch.testing.assert_close(plain[0], latents.z_from_seed(7, 16, 0.5))
+
+
+def test_interpolation_frame_count_and_ends(generator, tmp_path: Path):
+    frames = inference.interpolation_frames(generator, 1, 2, frames=7)
+    assert len(frames) == 7 and all(frame.size == (32, 32) for frame in frames)
+    np.testing.assert_allclose(pixels(frames[:1]), pixels(inference.sample(generator, [1])), atol=1)
+    np.testing.assert_allclose(pixels(frames[-1:]), pixels(inference.sample(generator, [2])), atol=1)
+    gif = tmp_path / "path.gif"
+    gif.write_bytes(inference.interpolation_gif(generator, 1, 2, frames=7))
+    assert len(read_gif_frames(gif)) == 7
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        inference.interpolation_frames(generator, 1, 2, frames=1)
+
+
+def test_compare_variants_gives_one_grid_per_model(generator):
+    torch.manual_seed(1)
+    other = DCGenerator(latent_dim=16, conv_dim=4, image_size=32).eval()
+    grids = inference.compare_variants({"a": generator, "b": other}, range(4))
+    assert list(grids) == ["a", "b"] and grids["a"].size == grids["b"].size == (70, 70)
+    assert np.abs(pixels([grids["a"]]) - pixels([grids["b"]])).mean() > 1.0
+
+
+def test_translate_full_image_handles_tiny_and_narrow_inputs():
+    torch.manual_seed(0)
+    model = CycleGAN(image_size=32, conv_dim=4, n_res_blocks=1).eval()
+    tiny = inference.translate(model, Image.new("RGB", (1, 1), "red"), "a2b", full_size=True)
+    assert tiny.input.size == tiny.translation.size == tiny.reconstruction.size == (32, 32)
+    wide = inference.translate(model, Image.new("RGB", (1000, 300), "red"), "b2a", full_size=True)
+    assert wide.translation.size == (512, 152)
+    with pytest.raises(ImageError, match="too narrow"):
+        inference.translate(model, Image.new("RGB", (2000, 3), "red"), "a2b", full_size=True)
+
+
+def test_open_upload_refuses_large_files_and_names_the_file(tmp_path: Path):
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8)).save(path)
+    assert inference.open_upload(path).size == (8, 8)
+    with pytest.raises(ImageError, match=r"photo.png: .* MB is more than"):
+        inference.open_upload(path, max_bytes=10)
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ImageError) as error:
+        inference.open_upload(tmp_path / "notes.txt")
+    assert str(error.value).startswith("notes.txt: ") and str(tmp_path) not in str(error.value)
