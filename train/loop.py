@@ -50,10 +50,12 @@ def add_common_arguments(parser: argparse.ArgumentParser, sample_every: int, che
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repo as private")
 
 
-def check_positive(args: argparse.Namespace, *names: str) -> None:
+def check_positive(args: argparse.Namespace, *names: str, or_zero: bool = False) -> None:
+    """One clear line for the first numeric flag out of range (`or_zero`: 0 is allowed too)."""
     for name in names:
-        if getattr(args, name) <= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+        value = getattr(args, name)
+        if value < 0 or (value == 0 and not or_zero):
+            raise UserError(f"--{name.replace('_', '-')} must be {'0 or ' if or_zero else ''}positive, got {value}")
 
 
 @contextlib.contextmanager
@@ -147,7 +149,8 @@ class GANTrainer(ABC):
 
     @abstractmethod
     def state_dict(self) -> dict:
-        """Everything besides step and wall time that resuming needs (nets, optimisers, ...)."""
+        """Everything besides step and wall time that resuming needs (nets, optimisers, ...).
+        Called on every process at each checkpoint, so it may gather across processes."""
 
     @abstractmethod
     def load_state_dict(self, state: dict) -> None: ...
@@ -176,8 +179,9 @@ class GANTrainer(ABC):
         self.accelerator.wait_for_everyone()
 
     def checkpoint(self) -> None:
+        state = self.state_dict()  # on every process: a trainer may gather per-process state into it
         if self.is_main:
-            self.run.save_state({**self.state_dict(), "step": self.step, "train_seconds": self.train_seconds})
+            self.run.save_state({**state, "step": self.step, "train_seconds": self.train_seconds})
             self.run.plot_losses(self.title)
             self.run.write_export(self.export_model(), self.model_card())
         self.accelerator.wait_for_everyone()

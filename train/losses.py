@@ -35,3 +35,9 @@ def split_scores(scores: Scores, count: int) -> tuple[Scores, Scores]:
 def cycle(real: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
     """L1 between an image and its round trip a -> b -> a: the cycle-consistency loss."""
     return F.l1_loss(reconstructed.float(), real.float())
+
+
+def identity(real: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """L1 between an image and what the generator INTO its own domain makes of it (F(a) vs a):
+    the identity loss, which keeps colours when the translation need not change them."""
+    return F.l1_loss(same.float(), real.float())

@@ -1,0 +1,239 @@
+"""Train a CycleGAN on two unpaired image folders: `python -m train.cyclegan --data-a DIR --data-b DIR --out RUN_DIR`.
+
+paper (Zhu et al. 2017): G = gen_a2b, F = gen_b2a, D_X = disc_a, D_Y = disc_b. One step:
+    (1) Update D_A and D_B: real -> 1, fake -> 0 (least squares), each on one concatenated
+        [real; fake] batch whose fakes come, detached, from an image pool of past fakes.
+    (2) Update G and F: D_B(G(a)) -> 1 and D_A(F(b)) -> 1 with both discriminators frozen, plus
+        lambda_cycle * (|F(G(a)) - a| + |G(F(b)) - b|) and lambda_identity * (|F(a) - a| + |G(b) - b|).
+With --diffaug, the discriminators only ever see DiffAugmented images, real and fake, in both steps.
+"""
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from gan_demo import augment
+from gan_demo.imaging import make_grid, uint8_to_signed
+from gan_demo.models import CycleGAN
+from gan_demo.models.cyclegan import build_discriminator
+from gan_demo.models.dcgan import check_power_of_two
+from train import losses
+from train.data import batch_indices, load_image_folder, step_generator
+from train.errors import UserError
+from train.image_pool import ImagePool
+from train.loop import GANTrainer, add_common_arguments, check_positive, frozen, main
+from train.model_card import device_description, model_card
+
+DISCRIMINATORS = ("patch", "dc", "global+patch")
+SAMPLE_COUNT = 4  # fixed inputs per domain in every sample grid
+BETAS = (0.5, 0.999)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m train.cyclegan", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-a", required=True, type=Path, help="folder of domain A images")
+    parser.add_argument("--data-b", required=True, type=Path, help="folder of domain B images")
+    parser.add_argument("--name-a", help="name of domain A (default: the name of its folder)")
+    parser.add_argument("--name-b", help="name of domain B (default: the name of its folder)")
+    parser.add_argument("--disc", choices=DISCRIMINATORS, default="patch",
+                        help="discriminator: patch (a map of local scores), dc (one score per image) or "
+                             "global+patch (both, losses added; keeps the global layout of wide images)")
+    parser.add_argument("--no-cycle", action="store_true",
+                        help="train without the cycle-consistency loss (it is still logged)")
+    parser.add_argument("--lambda-cycle", type=float, default=10.0, help="weight of the L1 cycle loss")
+    parser.add_argument("--lambda-identity", type=float, default=0.0,
+                        help="weight of the L1 identity loss |F(a) - a| + |G(b) - b| (0: off)")
+    parser.add_argument("--pool-size", type=int, default=50, help="past fakes kept per domain for D (0: off)")
+    parser.add_argument("--iters", type=int, default=5000, help="training steps")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per domain per step (per process)")
+    parser.add_argument("--n-res-blocks", type=int, default=3, help="residual blocks in each generator")
+    parser.add_argument("--lr-g", type=float, default=2e-4, help="Adam learning rate of both generators")
+    parser.add_argument("--lr-d", type=float, default=2e-4, help="Adam learning rate of both discriminators")
+    parser.add_argument("--lr-decay", action="store_true",
+                        help="decay both learning rates linearly to 0 over the second half of --iters")
+    add_common_arguments(parser, sample_every=100, checkpoint_every=800)
+    args = parser.parse_args(argv)
+    check_positive(args, "iters", "batch_size", "conv_dim", "lr_g", "lr_d", "sample_every", "checkpoint_every")
+    check_positive(args, "lambda_cycle", "lambda_identity", "pool_size", "n_res_blocks", or_zero=True)
+    check_image_size(args.image_size, args.disc)
+    args.name_a = args.name_a or args.data_a.resolve().name
+    args.name_b = args.name_b or args.data_b.resolve().name
+    if args.name_a == args.name_b:
+        raise UserError(f"both domains are named {args.name_a!r} after their folders; "
+                        "name them with --name-a and --name-b")
+    return args
+
+
+def check_image_size(image_size: int, disc: str) -> None:
+    """The generator halves the size twice and the patch discriminator four times; the DC
+    discriminator halves it down to exactly 4x4, so it needs a power of two."""
+    if image_size % 4:
+        raise UserError(f"--image-size must be divisible by 4, got {image_size}")
+    if image_size < 16:
+        raise UserError(f"--image-size must be at least 16, got {image_size}")
+    if disc != "patch":
+        try:
+            check_power_of_two(image_size)
+        except ValueError:
+            raise UserError(f"--image-size must be a power of two such as 32, 64 or 128 with --disc {disc}, "
+                            f"got {image_size}") from None
+
+
+def decay_factor(step: int, iters: int) -> float:
+    """Learning-rate multiplier of step `step` (1-based) for --lr-decay: 1 over the first half,
+    then linearly down to 1 / (iters - iters // 2) at the last step. A function of the step alone,
+    so resuming needs no scheduler state."""
+    half = iters // 2
+    return 1.0 if step <= half else (iters - step + 1) / (iters - half)
+
+
+def fixed_inputs(images: torch.Tensor, image_size: int, seed: int) -> torch.Tensor:
+    """The SAMPLE_COUNT images of one domain shown in every sample grid: centred crops at
+    image_size, uint8 (SAMPLE_COUNT, 3, S, S) on the CPU; repeated if the folder holds fewer."""
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    picked = images[order[torch.arange(SAMPLE_COUNT) % len(images)].to(images.device)]
+    return TF.center_crop(picked, [image_size, image_size]).cpu()
+
+
+class CycleGANTrainer(GANTrainer):
+    loss_names = ["d_a", "d_b", "g_a2b", "g_b2a", "cycle_a", "cycle_b", "identity_a", "identity_b"]
+    title = "cyclegan"
+
+    def __init__(self, args: argparse.Namespace):
+        super().__init__(args)
+        args = self.args
+        # Each domain has its own seed, so two folders of the same size are shuffled
+        # independently instead of walked in lockstep (which would pair their images).
+        self.seed_a, self.seed_b = 2 * args.seed, 2 * args.seed + 1
+        stored_size = augment.stored_size(args.aug, args.image_size)
+        self.data_a = load_image_folder(args.data_a, stored_size, flag="--data-a", warn=self.log).to(self.device)
+        self.data_b = load_image_folder(args.data_b, stored_size, flag="--data-b", warn=self.log).to(self.device)
+        self.log(f"A = {args.name_a}: {len(self.data_a)} images from {args.data_a}; "
+                 f"B = {args.name_b}: {len(self.data_b)} images from {args.data_b}; kept in memory at {stored_size} px")
+        torch.manual_seed(args.seed)  # initial weights
+        model = CycleGAN(domain_a=args.name_a, domain_b=args.name_b, image_size=args.image_size,
+                         conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks)
+        disc_a = build_discriminator(args.disc, args.conv_dim, args.image_size)  # paper: D_X, judges F(b)
+        disc_b = build_discriminator(args.disc, args.conv_dim, args.image_size)  # paper: D_Y, judges G(a)
+        opt_gen = torch.optim.Adam(model.parameters(), lr=args.lr_g, betas=BETAS)
+        opt_disc = torch.optim.Adam([*disc_a.parameters(), *disc_b.parameters()], lr=args.lr_d, betas=BETAS)
+        self.pool_a, self.pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
+        self.fixed_a = fixed_inputs(self.data_a, args.image_size, self.seed_a)
+        self.fixed_b = fixed_inputs(self.data_b, args.image_size, self.seed_b)
+        self.model, self.disc_a, self.disc_b, self.opt_gen, self.opt_disc = model, disc_a, disc_b, opt_gen, opt_disc
+        self.restore()
+        self.model, self.disc_a, self.disc_b, self.opt_gen, self.opt_disc = self.accelerator.prepare(
+            model, disc_a, disc_b, opt_gen, opt_disc)
+
+    def real_batch(self, data: torch.Tensor, seed: int, step: int, rng: torch.Generator) -> torch.Tensor:
+        indices = batch_indices(len(data), self.args.batch_size, seed, step, self.rank).to(self.device)
+        return augment.real_batch(data[indices], self.args.aug, self.args.image_size, rng)  # (B, 3, S, S)
+
+    def set_learning_rates(self, step: int) -> None:
+        factor = decay_factor(step, self.args.iters) if self.args.lr_decay else 1.0
+        for optimizer, base in ((self.opt_gen, self.args.lr_g), (self.opt_disc, self.args.lr_d)):
+            for group in optimizer.param_groups:
+                group["lr"] = base * factor
+
+    @staticmethod
+    def discriminator_loss(disc: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                           view: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """0.5 * (mean (D(real) - 1)^2 + mean D(fake)^2), both halves in one forward pass."""
+        scores_real, scores_fake = losses.split_scores(disc(view(torch.cat([real, fake]))), len(real))
+        return 0.5 * (losses.lsgan_real(scores_real) + losses.lsgan_fake(scores_fake))
+
+    def train_step(self, step: int) -> list[float]:
+        args, accelerator = self.args, self.accelerator
+        rng = step_generator(args.seed, step, self.rank, self.device)
+        real_a = self.real_batch(self.data_a, self.seed_a, step, rng)
+        real_b = self.real_batch(self.data_b, self.seed_b, step, rng)
+        view = (lambda images: augment.diff_augment(images, rng)) if args.diffaug else (lambda images: images)
+        with_identity = args.lambda_identity > 0
+        self.set_learning_rates(step)
+
+        with accelerator.autocast():
+            # Both cycles in one call of the (DDP-wrapped) pair: fake_b = G(a), rec_a = F(G(a)), ...
+            out = self.model(real_a, real_b, with_identity=with_identity)
+
+            # (1) Update D_A and D_B: real -> 1, fake -> 0 (least squares); fakes detached, from the pools.
+            pooled_a = self.pool_a.query(out["fake_a"].float(), rng)
+            pooled_b = self.pool_b.query(out["fake_b"].float(), rng)
+            d_a = self.discriminator_loss(self.disc_a, real_a, pooled_a, view)
+            d_b = self.discriminator_loss(self.disc_b, real_b, pooled_b, view)
+        self.opt_disc.zero_grad(set_to_none=True)
+        accelerator.backward(d_a + d_b)
+        self.opt_disc.step()
+
+        # (2) Update G and F: D_B(G(a)) -> 1, D_A(F(b)) -> 1 with D_A and D_B frozen; cycle and identity L1.
+        unwrap = accelerator.unwrap_model
+        with accelerator.autocast(), frozen(unwrap(self.disc_a)) as disc_a, frozen(unwrap(self.disc_b)) as disc_b:
+            g_a2b = losses.lsgan_real(disc_b(view(out["fake_b"])))
+            g_b2a = losses.lsgan_real(disc_a(view(out["fake_a"])))
+        # The cycle loss is logged even with --no-cycle, so runs with and without it compare.
+        loss_cycle_a, loss_cycle_b = losses.cycle(real_a, out["rec_a"]), losses.cycle(real_b, out["rec_b"])
+        loss_gen = g_a2b + g_b2a
+        if not args.no_cycle:
+            loss_gen = loss_gen + args.lambda_cycle * (loss_cycle_a + loss_cycle_b)
+        loss_identity_a = loss_identity_b = torch.zeros((), device=self.device)  # logged as 0 when off
+        if with_identity:
+            loss_identity_a = losses.identity(real_a, out["same_a"])
+            loss_identity_b = losses.identity(real_b, out["same_b"])
+            loss_gen = loss_gen + args.lambda_identity * (loss_identity_a + loss_identity_b)
+        self.opt_gen.zero_grad(set_to_none=True)
+        accelerator.backward(loss_gen)
+        self.opt_gen.step()
+        terms = (d_a, d_b, g_a2b, g_b2a, loss_cycle_a, loss_cycle_b, loss_identity_a, loss_identity_b)
+        return torch.stack([term.detach().float() for term in terms]).tolist()  # one device sync
+
+    @torch.no_grad()
+    def sample_grid(self):
+        """One row per fixed input pair: a | G(a) | F(G(a)) | b | F(b) | G(F(b))."""
+        model = self.accelerator.unwrap_model(self.model)
+        real_a, real_b = uint8_to_signed(self.fixed_a).to(self.device), uint8_to_signed(self.fixed_b).to(self.device)
+        out = model(real_a, real_b)
+        rows = torch.stack([real_a, out["fake_b"], out["rec_a"], real_b, out["fake_a"], out["rec_b"]], dim=1)
+        return make_grid(rows.flatten(0, 1).float(), columns=6)  # (4 rows, 6 columns) of (3, S, S)
+
+    def gathered_pool(self, pool: ImagePool) -> torch.Tensor:
+        """Every process's pool, (processes, n, 3, S, S): each process keeps its own past fakes,
+        and all fill at the same rate, so the shapes agree."""
+        return self.accelerator.gather(pool.images.to(self.device).unsqueeze(0)).cpu()
+
+    def state_dict(self) -> dict:
+        unwrap = self.accelerator.unwrap_model
+        return {"model": unwrap(self.model).state_dict(), "disc_a": unwrap(self.disc_a).state_dict(),
+                "disc_b": unwrap(self.disc_b).state_dict(), "opt_gen": self.opt_gen.state_dict(),
+                "opt_disc": self.opt_disc.state_dict(), "fixed_a": self.fixed_a, "fixed_b": self.fixed_b,
+                "pool_a": self.gathered_pool(self.pool_a), "pool_b": self.gathered_pool(self.pool_b)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.disc_a.load_state_dict(state["disc_a"])
+        self.disc_b.load_state_dict(state["disc_b"])
+        self.opt_gen.load_state_dict(state["opt_gen"])
+        self.opt_disc.load_state_dict(state["opt_disc"])
+        self.fixed_a, self.fixed_b = state["fixed_a"], state["fixed_b"]
+        # A resumed run with more processes than the saved one reuses the saved pools in turn.
+        self.pool_a.images = state["pool_a"][self.rank % len(state["pool_a"])]
+        self.pool_b.images = state["pool_b"][self.rank % len(state["pool_b"])]
+
+    def export_model(self) -> CycleGAN:
+        return self.accelerator.unwrap_model(self.model)
+
+    def model_card(self) -> str:
+        args = self.args
+        facts = {"domain_a": args.name_a, "domain_b": args.name_b, "images_a": len(self.data_a),
+                 "images_b": len(self.data_b), "step": self.step, "train_seconds": self.train_seconds,
+                 "device": device_description(self.device), "world_size": self.accelerator.num_processes}
+        return model_card("cyclegan", self.config(), facts, self.run.loss_rows(), self.loss_names)
+
+
+def parse_and_train(argv: list[str]) -> None:
+    CycleGANTrainer(parse_args(argv)).fit()
+
+
+if __name__ == "__main__":
+    main(parse_and_train)
