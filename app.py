@@ -207,7 +207,7 @@ def build_demo() -> gr.Blocks:
                                           label="DCGAN variant (training augmentation)")
                     with gr.Row():
                         seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", scale=3)
-                        dice = gr.Button("🎲", scale=1, min_width=60, elem_id="dice")
+                        dice = gr.Button("Random seed", scale=1, min_width=80, elem_id="dice")
                     truncation = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="truncation",
                                            info="lower: more typical cats, less variety")
                     count = gr.Slider(1, MAX_SAMPLES, value=MAX_SAMPLES, step=1, label="number of samples")
@@ -219,7 +219,7 @@ def build_demo() -> gr.Blocks:
                         reset = gr.Button("Reset directions", size="sm")
                 with gr.Column(scale=2):
                     grid = gr.Image(label="samples", format="png", interactive=False, elem_id="samples",
-                                    elem_classes=["pixelated"])
+                                    elem_classes=["pixelated"], height=560)
                     sample_note = gr.Markdown()
             with gr.Accordion("Compare variants: the same latents through every DCGAN", open=False):
                 compare_button = gr.Button("Compare variants")
@@ -234,9 +234,9 @@ def build_demo() -> gr.Blocks:
 
         with gr.Tab("Translate"):
             with gr.Row():
+                source_image = CheckedImage(label="your image", type="pil", elem_id="translate-input", height=300,
+                                            sources=["upload", "clipboard", "webcam"])
                 with gr.Column():
-                    source_image = CheckedImage(label="your image", type="pil", elem_id="translate-input",
-                                                sources=["upload", "clipboard", "webcam"])
                     direction = gr.Dropdown(directions, value=directions[0] if directions else None, label="direction")
                     resolution = gr.Radio([MODEL_SIZE, FULL_IMAGE], value=MODEL_SIZE, label="resolution",
                                           info="model size: centre square at the training size; full image: "
@@ -245,13 +245,14 @@ def build_demo() -> gr.Blocks:
                     if examples:
                         gr.Examples(examples, [source_image, direction], api_visibility="private",
                                     label="Examples (made by this project's own models)")
-                with gr.Column():
-                    with gr.Row():
-                        seen = gr.Image(label="input as the model saw it", format="png", interactive=False)
-                        translated = gr.Image(label="translation", format="png", interactive=False,
-                                              elem_id="translation")
-                        cycled = gr.Image(label="cycle reconstruction", format="png", interactive=False)
-                    translate_note = gr.Markdown()
+            with gr.Row():
+                seen = gr.Image(label="input as the model saw it", format="png", interactive=False, height=300,
+                                elem_classes=["pixelated"])
+                translated = gr.Image(label="translation", format="png", interactive=False, height=300,
+                                      elem_id="translation", elem_classes=["pixelated"])
+                cycled = gr.Image(label="cycle reconstruction", format="png", interactive=False, height=300,
+                                  elem_classes=["pixelated"])
+            translate_note = gr.Markdown()
 
         with gr.Tab("Training progress", elem_id="progress-tab"):
             with gr.Row():
@@ -260,10 +261,11 @@ def build_demo() -> gr.Blocks:
                 last_steps = [run_progress(entry.name).steps[-1] for entry in runs]
                 iteration = iteration_slider(runs[0].name if runs else None, max(last_steps, default=1))
             with gr.Row():
-                gif = gr.Image(label="progress GIF (fixed latents / inputs)", interactive=False)
+                gif = gr.Image(label="progress GIF (fixed latents / inputs)", interactive=False, elem_id="progress-gif")
                 frame = gr.Image(label="frame at the iteration", format="png", interactive=False)
             losses = gr.LinePlot(x="iteration", y="loss", color="term", label="losses (moving average)", height=300)
-            variants = gr.Gallery(label="DCGAN augmentation variants at this iteration", columns=4, format="png")
+            variants = gr.Gallery(label="DCGAN augmentation variants at this iteration", columns=4, format="png",
+                                  elem_id="variants")
             with gr.Accordion("Training settings", open=False):
                 settings = gr.JSON(label="training settings")
 

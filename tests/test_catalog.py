@@ -17,7 +17,7 @@ from gan_demo.inference import ModelLoadError
 from gan_demo.models import DCGenerator
 
 ENTRY = catalog.entry_named("dcgan-grumpy-basic")
-PUBLISHED = dataclasses.replace(ENTRY, repo_id="someone/dcgan-grumpy-basic", revision="0123456789abcdef" * 2 + "01234567")
+PUBLISHED = dataclasses.replace(ENTRY, repo_id="someone/dcgan-grumpy-basic", revision="0123456789" * 4)
 
 
 class HubError(RuntimeError):
