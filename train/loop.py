@@ -10,6 +10,7 @@ writes files. Plain `python -m train.<script>` needs no Accelerate config.
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -90,6 +91,16 @@ def deferred_interrupt():
         signal.signal(signal.SIGINT, previous)
 
 
+def warn_if_cpu_launch_is_single_process() -> None:
+    """`accelerate launch --cpu --num_processes N` starts N processes only through MPI
+    (--mpirun_hostfile); otherwise it quietly starts one. Say so instead of training alone."""
+    asked_for_several = os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true" and "MASTER_ADDR" in os.environ
+    launched = any(name in os.environ for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE"))
+    if asked_for_several and not launched:
+        print("warning: `accelerate launch --cpu` started a single process (it needs MPI for several); "
+              "use `accelerate launch --multi_gpu --num_processes N` for N CPU processes over gloo", file=sys.stderr)
+
+
 def main(parse_and_train) -> None:
     """Run a script's entry point: user errors become one line on stderr and exit code 2."""
     try:
@@ -107,7 +118,10 @@ class GANTrainer(ABC):
 
     def __init__(self, args: argparse.Namespace):
         self.run = RunFolder(args.out, self.loss_names)
-        self.accelerator = Accelerator(cpu=args.cpu, mixed_precision="bf16" if args.precision == "bf16" else "no")
+        warn_if_cpu_launch_is_single_process()
+        # Without a GPU, cpu=True lets torchrun-style launches (accelerate launch --multi_gpu) form a gloo group.
+        self.accelerator = Accelerator(cpu=args.cpu or not torch.cuda.is_available(),
+                                       mixed_precision="bf16" if args.precision == "bf16" else "no")
         self.device = self.accelerator.device
         self.rank = self.accelerator.process_index
         self.is_main = self.accelerator.is_main_process
