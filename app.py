@@ -191,11 +191,12 @@ def choices_of(entries: list[catalog.CatalogEntry]) -> list[tuple[str, str]]:
 
 def build_demo() -> gr.Blocks:
     """The whole app, queue included; `launch()` serves it."""
-    # With no DCGAN at all, list them anyway: choosing one then says why it is unavailable.
+    # With no model of a kind at all, list them all anyway: choosing one then says why it is unavailable.
     dcgans = [resolved.entry for resolved in available("dcgan")] or catalog.entries("dcgan")
     default_dcgan = catalog.DEFAULT_DCGAN if catalog.DEFAULT_DCGAN in [e.name for e in dcgans] else dcgans[0].name
     runs = [resolved.entry for resolved in available(with_progress=True)]
-    directions = [choice.label for choice in catalog.translation_choices()]
+    loaded = {resolved.entry.name for resolved in available("cyclegan")}
+    directions = [choice.label for choice in catalog.translation_choices() if choice.model_name in loaded or not loaded]
 
     with gr.Blocks(title="gan-demo: cats and CycleGANs", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# gan-demo\nSample cats from a DCGAN, translate images with CycleGAN, and watch the models learn.")

@@ -7,12 +7,14 @@ import json
 import os
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+import app
 from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints, serve_app
 
 GRID_4 = 2 * (TINY_IMAGE_SIZE + 2) + 2  # 2 x 2 samples with 2 px padding
@@ -75,9 +77,9 @@ def test_progress_returns_gif_frame_losses_settings_and_variants(client):
     assert len(variants) == 4 and all("iteration 200" in item["caption"] for item in variants)
 
 
-def test_unavailable_model_gives_a_clear_error(client, tmp_path):
+def test_unavailable_model_is_not_offered(client, tmp_path):
     Image.new("RGB", (40, 40), "grey").save(tmp_path / "cat.png")
-    with pytest.raises(AppError, match="cyclegan-cats-nocycle is not available"):
+    with pytest.raises(AppError, match="not in the list of choices"):
         client.predict(handle_file(tmp_path / "cat.png"), "Russian Blue -> Grumpy (no cycle loss)", "model size",
                        api_name="/translate")
 
@@ -136,3 +138,16 @@ def test_empty_translate_says_what_to_do(client):
 def test_page_config_lists_the_models_and_their_sources(client):
     config = json.dumps(client.config)
     assert "dcgan-grumpy-basic" in config and "unavailable" in config and "cyclegan-cats-nocycle" in config
+
+
+def test_app_builds_with_no_model_at_all(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_DEMO_CHECKPOINTS", str(tmp_path))
+    app.model_table.cache_clear()
+    try:
+        demo = app.build_demo()
+        assert isinstance(demo, gr.Blocks)
+        assert all(resolved is None for _, resolved, _ in app.model_table())
+        with pytest.raises(gr.Error, match="not available"):
+            app.sample_cats("dcgan-grumpy-basic", 0, 1.0, 4, *[0.0] * app.DIRECTION_SLIDERS)
+    finally:
+        app.model_table.cache_clear()
