@@ -4,14 +4,19 @@
 
 Each run goes through the project's own command line (python -m train.dcgan / train.cyclegan),
 with --resume when its folder already exists, so an interrupted bundle picks up where it stopped.
-With --install, each finished run's export/ is copied to checkpoints/<name>/.
+With --install, each finished run's export/ is copied to checkpoints/<name>/ and the table of
+checkpoints/README.md (command, iterations, wall time, it/s, machine, final losses) is rewritten
+from the run folders.
 """
 
 import argparse
+import platform
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 from train.errors import UserError
 from train.loop import main
@@ -51,6 +56,42 @@ def install(run_dir: Path, destination: Path) -> None:
         shutil.copyfile(run_dir / "export" / name, destination / name)
 
 
+def machine_description() -> str:
+    """The CPU model and core count, or the GPU, as `lscpu` / CUDA report them."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor() or platform.machine())
+    return f"{model}, {torch.multiprocessing.cpu_count()} cores"
+
+
+def table_row(name: str, data_root: Path, out: Path, machine: str) -> str:
+    """One Markdown row from a finished run folder: its state.pt and losses.csv."""
+    run_dir = out / name
+    state = torch.load(run_dir / "state.pt", map_location="cpu", weights_only=True)
+    lines = (run_dir / "losses.csv").read_text().splitlines()
+    header, rows = lines[0].split(",")[1:], [line.split(",")[1:] for line in lines[-100:][1:]]
+    finals = ", ".join(f"{column} {sum(float(row[index]) for row in rows) / len(rows):.3f}"
+                       for index, column in enumerate(header))
+    arguments = [part.format(root=data_root) for part in RUNS[name]]
+    step, seconds = int(state["step"]), float(state["train_seconds"])
+    command_line = " ".join(["python", *arguments, "--out", f"runs/bundle/{name}"])
+    return (f"| {name} | `{command_line}` | {step} | {seconds / 60:.0f} min | {step / seconds:.1f} | {machine} "
+            f"| {finals} |")
+
+
+def write_table(names: list[str], data_root: Path, out: Path, readme: Path) -> None:
+    """Replace the table between the markers of checkpoints/README.md with rows for `names`."""
+    machine = machine_description()
+    rows = [table_row(name, data_root, out, machine) for name in names if (out / name / "state.pt").exists()]
+    table = "\n".join(["<!-- runs:start -->",
+                       "| name | command | iterations | wall time | it/s | machine | final losses (mean of last 100 steps) |",
+                       "| --- | --- | --- | --- | --- | --- | --- |", *rows, "<!-- runs:end -->"])
+    text = readme.read_text()
+    start, end = text.index("<!-- runs:start -->"), text.index("<!-- runs:end -->") + len("<!-- runs:end -->")
+    readme.write_text(text[:start] + table + text[end:])
+
+
 def parse_and_run(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m train.bundle", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", required=True, type=Path, help="folder holding cat/ and apple2orange/")
@@ -67,6 +108,8 @@ def parse_and_run(argv: list[str]) -> None:
             raise UserError(f"run {name} failed; rerun the same command to resume it")
         if args.install:
             install(args.out / name, Path("checkpoints") / name)
+    if args.install:
+        write_table(list(RUNS), args.data_root, args.out, Path("checkpoints") / "README.md")
 
 
 if __name__ == "__main__":
