@@ -30,7 +30,8 @@ DIRECTION_SLIDERS = 6
 MAX_SAMPLES = 16
 MAX_SEED = 2**31 - 1
 MODEL_SIZE, FULL_IMAGE = "model size", "full image"
-CSS = ".pixelated img { image-rendering: pixelated; }"  # 64 px samples shown large stay crisp
+# 64 px samples are drawn as large as their box allows, crisp rather than blurred.
+CSS = ".pixelated img { image-rendering: pixelated; object-fit: contain; width: 100%; height: 100%; }"
 
 
 class CheckedImage(gr.Image):
@@ -224,14 +225,15 @@ def build_demo() -> gr.Blocks:
                     sample_note = gr.Markdown()
             with gr.Accordion("Compare variants: the same latents through every DCGAN", open=False):
                 compare_button = gr.Button("Compare variants")
-                comparison = gr.Gallery(label="variants", columns=4, format="png", elem_classes=["pixelated"])
+                comparison = gr.Gallery(label="variants", columns=4, fit_columns=False, height="auto", format="png",
+                                        elem_classes=["pixelated"], elem_id="comparison")
             with gr.Accordion("Interpolate between two seeds (spherical)", open=True):
                 with gr.Row():
                     seed_end = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="to seed")
                     frames = gr.Slider(4, 48, value=24, step=1, label="frames")
                     interpolate_button = gr.Button("Make GIF")
                 animation = gr.Image(label="interpolation from the seed above", elem_classes=["pixelated"],
-                                     interactive=False, height=256)
+                                     interactive=False, height=256, elem_id="interpolation")
 
         with gr.Tab("Translate"):
             with gr.Row():
@@ -264,9 +266,10 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 gif = gr.Image(label="progress GIF (fixed latents / inputs)", interactive=False, elem_id="progress-gif")
                 frame = gr.Image(label="frame at the iteration", format="png", interactive=False)
-            losses = gr.LinePlot(x="iteration", y="loss", color="term", label="losses (moving average)", height=300)
-            variants = gr.Gallery(label="DCGAN augmentation variants at this iteration", columns=4, format="png",
-                                  elem_id="variants")
+            losses = gr.LinePlot(x="iteration", y="loss", color="term", label="losses (moving average)",
+                                  elem_id="losses")
+            variants = gr.Gallery(label="DCGAN augmentation variants at this iteration", columns=4, fit_columns=False,
+                                  height="auto", format="png", elem_id="variants")
             with gr.Accordion("Training settings", open=False):
                 settings = gr.JSON(label="training settings")
 

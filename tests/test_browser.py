@@ -77,7 +77,13 @@ def test_sample_translate_and_progress_in_chromium(app, upload):
         track = page.locator("#direction-1 input[type=range]").bounding_box()
         page.mouse.click(track["x"] + track["width"] * 0.9, track["y"] + track["height"] / 2)
         page.wait_for_function("(first) => document.querySelector('#samples img')?.src !== first", arg=first_grid)
-        page.wait_for_timeout(500)  # let the new image paint before the screenshot
+        # The same latents through every variant, and an interpolation GIF.
+        page.get_by_text("Compare variants: the same latents").click()
+        page.get_by_role("button", name="Compare variants", exact=True).click()
+        page.locator("#comparison img").first.wait_for()
+        page.get_by_role("button", name="Make GIF").click()
+        page.locator("#interpolation img").wait_for()
+        page.wait_for_timeout(500)  # let the new images paint before the screenshot
         page.screenshot(path=screenshots / "sample.png", full_page=True)
 
         # Translate: upload a file, the translation appears.
