@@ -69,23 +69,30 @@ def source_note(resolved: catalog.ResolvedModel) -> str:
     return f"Model `{resolved.entry.name}` ({resolved.source})"
 
 
-def sample_cats(variant: str, seed: float, truncation: float, count: float,
+def seeds_from(seed: float | None, count: float) -> range:
+    """`count` consecutive seeds from `seed` (an emptied seed box counts as 0)."""
+    return range(int(seed or 0), int(seed or 0) + int(count))
+
+
+def sample_cats(variant: str, seed: float | None, truncation: float, count: float,
                 *direction_weights: float) -> tuple[Image.Image, str]:
     resolved = load(variant)
-    seeds = range(int(seed), int(seed) + int(count))
+    seeds = seeds_from(seed, count)
     grid = inference.sample_grid(resolved.model, seeds, truncation, direction_weights)
-    return grid, f"Seeds {int(seed)} to {int(seed) + int(count) - 1}. {source_note(resolved)}"
+    return grid, f"Seeds {seeds[0]} to {seeds[-1]}. {source_note(resolved)}"
 
 
-def compare_variants(seed: float, truncation: float, count: float) -> list[tuple[Image.Image, str]]:
+def compare_variants(seed: float | None, truncation: float, count: float) -> list[tuple[Image.Image, str]]:
     grids = inference.compare_variants({item.entry.label: item.model for item in available("dcgan")},
-                                       range(int(seed), int(seed) + int(count)), truncation)
+                                       seeds_from(seed, count), truncation)
     return [(grid, label) for label, grid in grids.items()]
 
 
-def interpolate(variant: str, seed_start: float, seed_end: float, frames: float, truncation: float) -> str:
+def interpolate(variant: str, seed_start: float | None, seed_end: float | None, frames: float,
+                truncation: float) -> str:
     resolved = load(variant)
-    data = inference.interpolation_gif(resolved.model, int(seed_start), int(seed_end), int(frames), truncation)
+    data = inference.interpolation_gif(resolved.model, int(seed_start or 0), int(seed_end or 0), int(frames),
+                                       truncation)
     return gif_file(data)
 
 
