@@ -1,50 +1,75 @@
-"""The model card (README.md) of every export: Hub metadata header, what the model is, the data
-and every training setting, the run's real figures, the progress GIF and loss plot, and a
-snippet that loads the model with `from_pretrained`. Only facts of the run go in."""
+"""The model card (README.md) of every export: the Hub metadata header (library, license, tags,
+pipeline), what the model is, its data, the run's real figures (iterations, time, device, final
+losses), the progress GIF and loss plot, every training setting, and a snippet that loads the
+model with `from_pretrained` and uses it. Only facts of the run go in. `point_to_repo` rewrites
+the snippet when the export is published, so it names the Hub repo the card now lives in.
+"""
 
 import json
 import platform
+import re
+from pathlib import Path
 
 import torch
 
-LOAD_SNIPPETS = {
+LOCAL_SOURCE = "path/to/export"
+# The load call in the snippet, whose arguments `point_to_repo` replaces.
+LOAD_CALL = re.compile(r"\.from_pretrained\([^)\n]*\)")
+LOSS_WINDOW = 100
+# Where the run was written and whether it was resumed say nothing about the model. The app reads the
+# rest back from the "Training settings" JSON block (gan_demo.progress), so that block keeps its form.
+HIDDEN_SETTINGS = ("out", "resume")
+
+SNIPPETS = {
     "dcgan": """```python
-import torch
+from gan_demo.inference import sample
 from gan_demo.models import DCGenerator
-from gan_demo.imaging import make_grid
 
-generator = DCGenerator.from_pretrained("{source}")
-z = torch.randn(16, generator.latent_dim, generator=torch.Generator().manual_seed(0))
-with torch.inference_mode():
-    images = generator(z)  # (16, 3, {size}, {size}) in [-1, 1]
-make_grid(images).save("samples.png")
+generator = DCGenerator.from_pretrained({source})
+seeds = [0, 1, 2, 3]  # a seed always gives the same {size}x{size} image
+for seed, image in zip(seeds, sample(generator, seeds)):
+    image.save(f"sample-{{seed}}.png")
 ```""",
     "cyclegan": """```python
 from PIL import Image
-from gan_demo.models import CycleGAN
 from gan_demo.inference import translate
+from gan_demo.models import CycleGAN
 
-model = CycleGAN.from_pretrained("{source}")
-result = translate(model, Image.open("photo.jpg"), direction="a2b")  # {domain_a} -> {domain_b}
+model = CycleGAN.from_pretrained({source})
+# "a2b": {domain_a} -> {domain_b}; "b2a" goes the other way
+result = translate(model, Image.open("photo.jpg"), direction="a2b")
 result.translation.save("translated.png")
-result.reconstruction.save("cycled-back.png")
+result.reconstruction.save("cycled-back.png")  # translated back again: what the cycle keeps
 ```""",
 }
+
+
+def load_arguments(source: str, revision: str | None = None) -> str:
+    """The arguments of the snippet's `from_pretrained` call, as Python source."""
+    return json.dumps(source) + (f", revision={json.dumps(revision)}" if revision not in (None, "main") else "")
+
+
+def point_to_repo(card: str, repo_id: str, revision: str | None = None) -> str:
+    """`card` with its load snippet naming the Hub repo `repo_id` (and the branch, unless main)."""
+    return LOAD_CALL.sub(f".from_pretrained({load_arguments(repo_id, revision)})", card)
 
 
 def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
 
 
 def format_seconds(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
     minutes, seconds = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
 
 
-def final_losses(rows: list[list[float]], names: list[str], window: int = 100) -> str:
+def final_losses(rows: list[list[float]], names: list[str], window: int = LOSS_WINDOW) -> str:
     """Mean of each loss term over the last `window` logged steps, as a Markdown table."""
     recent = rows[-window:]
     if not recent:
@@ -54,66 +79,67 @@ def final_losses(rows: list[list[float]], names: list[str], window: int = 100) -
             + " | ".join(f"{mean:.4f}" for mean in means) + " |")
 
 
+def metadata_header(kind: str) -> str:
+    pipeline = "unconditional-image-generation" if kind == "dcgan" else "image-to-image"
+    tags = ["gan", kind, "pytorch", "image-generation" if kind == "dcgan" else "image-to-image"]
+    return "\n".join(["---", "library_name: gan-demo", "license: mit", f"pipeline_tag: {pipeline}",
+                      "tags:", *(f"- {tag}" for tag in tags), "---"])
+
+
 def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]], loss_names: list[str]) -> str:
-    """The README.md of an export. `facts` holds what the config cannot: images, step, seconds,
-    device, world size, domain names and image counts."""
-    is_dcgan = kind == "dcgan"
-    tags = ["gan", kind, "pytorch", "image-generation" if is_dcgan else "image-to-image"]
-    header = "\n".join([
-        "---",
-        "library_name: gan-demo",
-        "license: mit",
-        f"pipeline_tag: {'unconditional-image-generation' if is_dcgan else 'image-to-image'}",
-        "tags:", *(f"- {tag}" for tag in tags),
-        "---",
-    ])
-    if is_dcgan:
-        title = f"# DCGAN trained on `{config['data']}`"
-        what = (f"A DCGAN generator: a {config['latent_dim']}-dimensional latent z ~ N(0, I) in, a "
-                f"{config['image_size']}x{config['image_size']} RGB image out. Trained with the least-squares GAN loss, "
-                f"augmentation `{config['aug']}`{' + DiffAugment' if config['diffaug'] else ''}.")
-        data = f"- `{config['data']}`: {facts['images']} images"
+    """The README.md of an export. `facts` holds what the config cannot: images (or images_a and
+    images_b, domain_a and domain_b for a CycleGAN), step, train_seconds, device, world_size."""
+    size = config["image_size"]
+    diffaug = ", plus DiffAugment" if config["diffaug"] else ""
+    augmentation = f"`{config['aug']}` augmentation of the real images{diffaug}"
+    if kind == "dcgan":
+        title = f"# DCGAN trained on `{Path(config['data']).name}` ({size}x{size})"
+        what = (f"A DCGAN generator: a {config['latent_dim']}-dimensional latent z ~ N(0, I) in, a {size}x{size} RGB "
+                f"image out. Trained with the least-squares GAN loss and {augmentation}.")
+        data = f"| training set | `{config['data']}` | {facts['images']} |"
     else:
-        title = f"# CycleGAN: {facts['domain_a']} <-> {facts['domain_b']}"
-        what = (f"Two fully convolutional generators translating between unpaired image domains, trained at "
-                f"{config['image_size']} px with a `{config['disc']}` discriminator, cycle-consistency "
-                f"{'off' if config['no_cycle'] else 'weight ' + str(config['lambda_cycle'])}, identity weight "
-                f"{config['lambda_identity']}. `gen_a2b` maps {facts['domain_a']} to {facts['domain_b']}, "
-                f"`gen_b2a` maps back.")
-        data = (f"- domain A, {facts['domain_a']}: `{config['data_a']}`, {facts['images_a']} images\n"
-                f"- domain B, {facts['domain_b']}: `{config['data_b']}`, {facts['images_b']} images")
-    settings = {key: value for key, value in sorted(config.items()) if key not in ("resume", "out")}
-    source = config.get("push_to_hub") or "path/to/export"
-    snippet = LOAD_SNIPPETS[kind].format(source=source, size=config["image_size"],
-                                         domain_a=facts.get("domain_a"), domain_b=facts.get("domain_b"))
-    seconds = facts["train_seconds"]
-    return f"""{header}
+        domain_a, domain_b = facts["domain_a"], facts["domain_b"]
+        title = f"# CycleGAN: {domain_a} <-> {domain_b} ({size}x{size})"
+        cycle = "off" if config["no_cycle"] else f"weight {config['lambda_cycle']}"
+        what = (f"Two fully convolutional generators translating between unpaired image domains: `gen_a2b` maps "
+                f"{domain_a} to {domain_b}, `gen_b2a` maps back. Trained at {size}x{size} with a `{config['disc']}` "
+                f"discriminator, cycle-consistency {cycle}, identity weight {config['lambda_identity']} and "
+                f"{augmentation}. Any image with sides divisible by 4 can be translated.")
+        data = (f"| A: {domain_a} | `{config['data_a']}` | {facts['images_a']} |\n"
+                f"| B: {domain_b} | `{config['data_b']}` | {facts['images_b']} |")
+    settings = {key: value for key, value in sorted(config.items()) if key not in HIDDEN_SETTINGS}
+    seconds, steps = facts["train_seconds"], facts["step"]
+    speed = f"{steps / max(seconds, 1e-9):.1f} it/s"
+    source = config.get("push_to_hub") or LOCAL_SOURCE
+    snippet = SNIPPETS[kind].format(source=load_arguments(source), size=size,
+                                    domain_a=facts.get("domain_a"), domain_b=facts.get("domain_b"))
+    return f"""{metadata_header(kind)}
 
 {title}
 
-{what}
+{what} Made with gan-demo's `python -m train.{kind}`.
 
-Trained with gan-demo's `python -m train.{kind}`.
-
-![training progress](progress.gif)
+![Sample grid of fixed inputs through training, iteration in the top-left corner](progress.gif)
 
 ## Data
 
+| | folder | images |
+|---|---|---|
 {data}
 
 ## Training run
 
-| iterations | wall time (training steps) | speed | device | processes |
+| iterations | training time (steps only) | speed | device | processes |
 |---|---|---|---|---|
-| {facts['step']} | {format_seconds(seconds)} | {facts['step'] / max(seconds, 1e-9):.1f} it/s | {facts['device']} | {facts['world_size']} |
+| {steps} | {format_seconds(seconds)} | {speed} | {facts['device']} | {facts['world_size']} |
 
-Final losses (mean of the last {min(100, len(loss_rows))} steps):
+Final losses, mean of the last {min(LOSS_WINDOW, len(loss_rows))} steps:
 
 {final_losses(loss_rows, loss_names)}
 
-![loss curves](losses.png)
+![Loss curves over the iterations](losses.png)
 
-Every loss term per step is in `losses.csv`.
+Every loss term at every step is in [`losses.csv`](losses.csv).
 
 ## Training settings
 
@@ -122,6 +148,10 @@ Every loss term per step is in `losses.csv`.
 ```
 
 ## Use it
+
+The weights are `model.safetensors` with their architecture in `config.json` (PyTorchModelHubMixin);
+the classes come from gan-demo's `gan_demo` package, so run this in a gan-demo checkout with its
+requirements installed:
 
 {snippet}
 """

@@ -1,0 +1,184 @@
+"""Publish exported models to the Hugging Face Hub and load them back at a pinned revision: the
+only module that talks to the Hub. `train.publish` (and `--push-to-hub` at the end of training)
+calls `push_folder`, which pushes an export folder in one commit; the app's catalog calls
+`pull_model`, which downloads a revision into the standard HF cache, checks it and loads it with
+`from_pretrained`. Every failure a person can meet (no token, unreachable Hub, missing repo or
+revision, corrupt download) is a `HubError` with a one-line message. The token goes to the client
+in memory only: it is never printed, logged or written anywhere.
+"""
+
+import contextlib
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import torch
+from huggingface_hub import HfApi, constants, get_token, scan_cache_dir, snapshot_download
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+
+# An exported model (RUN_DIR/export, checkpoints/<name>/, a Hub repo) is exactly these files.
+EXPORT_FILES = ("config.json", "model.safetensors", "README.md", "progress.gif", "losses.csv", "losses.png")
+REQUIRED_FILES = ("config.json", "model.safetensors")
+COMMIT_ID = re.compile(r"[0-9a-f]{40}")
+COMMIT_MESSAGE = "Upload gan-demo export: weights, config, model card, progress GIF and losses"
+
+
+class HubError(RuntimeError):
+    """A push or pull that cannot go on; the message is one line a person can act on."""
+
+
+@dataclass(frozen=True)
+class PushResult:
+    commit_id: str
+    commit_url: str
+    repo_url: str
+
+
+@dataclass(frozen=True)
+class PulledModel:
+    model: torch.nn.Module  # in eval mode
+    folder: Path  # the snapshot in the HF cache: the export files (card, GIF, losses) next to the weights
+    commit_id: str
+
+
+def export_folder(run_or_export_dir: "str | Path") -> Path:
+    """The export/ of a run folder, or the folder itself when it is an export; checked to hold a model."""
+    folder = Path(run_or_export_dir)
+    if not folder.is_dir():
+        raise HubError(f"{folder}: no such folder")
+    export = folder / "export" if (folder / "export").is_dir() else folder
+    missing = [name for name in REQUIRED_FILES if not (export / name).is_file()]
+    if missing:
+        raise HubError(f"{export}: not an exported model (no {' or '.join(missing)}); "
+                       "give a run folder that finished a checkpoint, or its export/")
+    return export
+
+
+def push_folder(run_or_export_dir: "str | Path", repo_id: str, revision: str | None = None, private: bool = False,
+                token: str | None = None, model_card: str | None = None) -> PushResult:
+    """Push the export files of a run or export folder to `repo_id` in one commit, creating the repo
+    (private if asked; an existing repo keeps its visibility) and the branch `revision` if needed.
+    `model_card` replaces the export's README.md in the commit. The token is `token`, else HF_TOKEN,
+    else the `hf auth login` one."""
+    export = export_folder(run_or_export_dir)
+    token = token or get_token()
+    if not token:
+        raise HubError("no Hugging Face token: log in with `hf auth login` or set HF_TOKEN")
+    api = HfApi(token=token)
+    # Staging a copy keeps the commit to exactly the export files, whatever else lies in the folder.
+    with tempfile.TemporaryDirectory(prefix="gan-demo-push-") as staging, translated_errors(repo_id, revision):
+        staging = Path(staging)
+        for name in EXPORT_FILES:
+            if (export / name).is_file():
+                shutil.copyfile(export / name, staging / name)
+        if model_card is not None:
+            (staging / "README.md").write_text(model_card)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        if revision is not None and revision != constants.DEFAULT_REVISION:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        # delete_patterns: an export file that this export lacks is removed, so the repo mirrors it.
+        commit = api.upload_folder(repo_id=repo_id, folder_path=staging, revision=revision,
+                                   commit_message=COMMIT_MESSAGE, delete_patterns=list(EXPORT_FILES))
+    return PushResult(commit_id=commit.oid, commit_url=commit.commit_url, repo_url=str(commit.repo_url))
+
+
+def pull_model(model_class: type, repo_id: str, revision: str = constants.DEFAULT_REVISION,
+               cache_dir: "str | Path | None" = None, token: str | None = None, timeout: float = 10.0) -> PulledModel:
+    """Download the export files of `repo_id` at `revision` (a commit id to pin it, or a branch) into
+    the HF cache, verify them against the Hub's checksums and load them with
+    `model_class.from_pretrained`. A commit already in the cache is used without asking the Hub."""
+    with translated_errors(repo_id, revision):
+        commit_id, folder = cached_snapshot(repo_id, revision, cache_dir) or download(
+            repo_id, revision, cache_dir, token, timeout)
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise HubError(f"{repo_id}@{revision}: not a gan-demo export (no {' or '.join(missing)} on the Hub)")
+    try:  # strict: weights that do not fill the model exactly are an error, not a silent partial load
+        model = model_class.from_pretrained(str(folder), strict=True)
+    except Exception as error:  # safetensors, JSON and shape errors all mean "these files are unusable"
+        # The bytes match the Hub's checksums, so downloading them again would not help: keep the cache.
+        raise HubError(f"{repo_id}@{revision}: {model_class.__name__} cannot load the download "
+                       f"({type(error).__name__}): the files on the Hub are corrupt or not a "
+                       f"{model_class.__name__} export") from None
+    return PulledModel(model=model.eval(), folder=folder, commit_id=commit_id)
+
+
+def cached_snapshot(repo_id: str, revision: str, cache_dir: "str | Path | None") -> tuple[str, Path] | None:
+    """The cached snapshot of a pinned commit, if complete. A commit never changes, so no Hub call is
+    needed; a branch may have moved, so it is always resolved online."""
+    if not COMMIT_ID.fullmatch(revision):
+        return None
+    try:
+        folder = snapshot_download(repo_id, revision=revision, allow_patterns=list(EXPORT_FILES),
+                                   cache_dir=cache_dir, local_files_only=True)
+    except LocalEntryNotFoundError:  # not downloaded yet, or only partly
+        return None
+    return revision, Path(folder)
+
+
+def download(repo_id: str, revision: str, cache_dir: "str | Path | None", token: str | None,
+             timeout: float) -> tuple[str, Path]:
+    api = HfApi(token=token)
+    # Resolving the revision first fails fast and clearly when the Hub is unreachable or the repo or
+    # revision is missing; snapshot_download would retry a dead Hub for half a minute.
+    commit_id = api.model_info(repo_id, revision=revision, timeout=timeout).sha
+    folder = Path(snapshot_download(repo_id, revision=commit_id, allow_patterns=list(EXPORT_FILES),
+                                    cache_dir=cache_dir, token=token))
+    # A plain-HTTP download is only checked for its size; the checksums catch changed bytes.
+    verification = api.verify_repo_checksums(repo_id, revision=commit_id, cache_dir=cache_dir)
+    if verification.mismatches:
+        forget_snapshot(commit_id, cache_dir)
+        paths = ", ".join(mismatch["path"] for mismatch in verification.mismatches)
+        raise HubError(f"{repo_id}@{revision}: corrupt download, checksum mismatch in {paths}; "
+                       "removed it from the cache")
+    return commit_id, folder
+
+
+def forget_snapshot(commit_id: str, cache_dir: "str | Path | None") -> None:
+    """Delete a badly downloaded snapshot from the cache, so that the next pull downloads it again
+    instead of trusting it (a pinned commit in the cache is used without asking the Hub)."""
+    scan_cache_dir(cache_dir).delete_revisions(commit_id).execute()
+
+
+@contextlib.contextmanager
+def translated_errors(repo_id: str, revision: str | None):
+    """Turn the client's exceptions into a HubError with one line saying what went wrong where."""
+    where = f"{repo_id}@{revision}" if revision else repo_id
+    try:
+        yield
+    except RevisionNotFoundError:
+        raise HubError(f"{repo_id}: no revision {revision!r} on {constants.ENDPOINT}") from None
+    except RepositoryNotFoundError:
+        raise HubError(f"{repo_id}: no such repo on {constants.ENDPOINT} "
+                       "(or it is private and the token cannot read it)") from None
+    except RemoteEntryNotFoundError as error:
+        raise HubError(f"{where}: a file is missing on the Hub ({one_line(str(error))})") from None
+    except (httpx2.TransportError, OfflineModeIsEnabled, LocalEntryNotFoundError) as error:
+        raise HubError(f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} "
+                       f"({type(error).__name__}); check the network or HF_ENDPOINT, then retry") from None
+    except HfHubHTTPError as error:
+        status = error.response.status_code
+        if status == 401:
+            raise HubError("the Hub refused the token (401): log in again with `hf auth login` or set a valid "
+                           "HF_TOKEN") from None
+        if status == 403:
+            raise HubError(f"{repo_id}: the token may not write here (403); use a token with write access "
+                           "to this namespace") from None
+        raise HubError(f"{where}: the Hub answered {status} ({one_line(error.server_message or str(error))})") from None
+    except ValueError as error:  # the client's own checks: repo id format, model card metadata
+        raise HubError(f"{where}: {one_line(str(error))}") from None
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
