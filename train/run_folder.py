@@ -23,10 +23,10 @@ import torch
 from PIL import Image
 
 from gan_demo import render
+from gan_demo.hub import EXPORT_FILES  # the exported-model format, shared with publishing and pulling
 from train.errors import UserError
 
 STEP_FILE = re.compile(r"step-(\d+)\.png$")
-EXPORT_FILES = ("config.json", "model.safetensors", "README.md", "progress.gif", "losses.csv", "losses.png")
 
 
 def write_atomic(path: Path, data: "bytes | str") -> None:
