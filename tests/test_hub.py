@@ -12,20 +12,18 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from PIL import Image
 
 from gan_demo.hub import EXPORT_FILES
-from gan_demo.models import CycleGAN
 from tests.conftest import ROOT, SUBPROCESS_ENV, make_images, run_cli
 from tests.hub_server import INITIAL_FILES, StandInHub
-from train.model_card import model_card, point_to_repo
-from train.run_folder import RunFolder
+from train.model_card import point_to_repo
 
 TOKEN = "hf_standInDummyToken_neverPrintMe_4821"
 NAMESPACE = "stand-in-user"
 TINY_DCGAN = ["--iters", "20", "--sample-every", "10", "--checkpoint-every", "10", "--image-size", "32",
               "--conv-dim", "8", "--latent-dim", "16", "--batch-size", "4"]
+TINY_CYCLEGAN = ["--iters", "4", "--sample-every", "2", "--checkpoint-every", "4", "--image-size", "32",
+                 "--conv-dim", "8", "--n-res-blocks", "1", "--batch-size", "2", "--pool-size", "0"]
 
 # Pulls each (class, repo, revision, local export) and compares the pulled model with the local one:
 # weights, and what the app makes of them (samples for seeds, a translation and its cycle).
@@ -152,24 +150,6 @@ def dcgan_run(hub, tmp_path_factory):
             "hf_home": root / "hf-home", "images": images, "env": env}
 
 
-def build_cyclegan_export(root: Path) -> Path:
-    """A CycleGAN export written by the run folder's own export code, with a real card, GIF and losses."""
-    torch.manual_seed(0)
-    model = CycleGAN(domain_a="apple", domain_b="orange", image_size=32, conv_dim=8, n_res_blocks=1)
-    run = RunFolder(root, ["d_a", "d_b", "g", "cycle"])
-    for step in (1, 2):
-        run.log_losses(step, [0.5 / step, 0.4 / step, 1.0 / step, 0.3 / step])
-        run.save_sample(step, Image.new("RGB", (64, 32), (200, 120 + 40 * step, 40)))
-    run.plot_losses("cyclegan")
-    config = {"data_a": str(root / "apple"), "data_b": str(root / "orange"), "image_size": 32, "conv_dim": 8,
-              "n_res_blocks": 1, "aug": "basic", "diffaug": False, "disc": "patch", "no_cycle": False,
-              "lambda_cycle": 10.0, "lambda_identity": 0.0, "iters": 2, "seed": 0, "push_to_hub": None}
-    facts = {"domain_a": "apple", "domain_b": "orange", "images_a": 6, "images_b": 7, "step": 2,
-             "train_seconds": 0.5, "device": "CPU (test)", "world_size": 1}
-    run.write_export(model, model_card("cyclegan", config, facts, run.loss_rows(), run.loss_names))
-    return run.export
-
-
 def test_push_to_hub_at_the_end_of_training_is_one_commit_of_the_export(hub, dcgan_run):
     result, pushed = dcgan_run["result"], dcgan_run["pushed_export"]
     initial, commit = hub.history(f"{NAMESPACE}/dcgan")
@@ -208,24 +188,30 @@ def test_a_second_push_is_a_new_revision_and_the_first_still_pulls_the_old_weigh
 
 
 def test_publish_a_cyclegan_export_to_a_new_branch_of_a_private_repo_and_pull_it(hub, tmp_path):
-    export = build_cyclegan_export(tmp_path / "run")
-    repo_id = f"{NAMESPACE}/cyclegan"
+    apple = make_images(tmp_path / "apple", count=4, seed=1, tint=(60, 0, 0))
+    orange = make_images(tmp_path / "orange", count=4, seed=2, tint=(60, 30, 0))
     env = client_env(hub.url, tmp_path / "hf-home")
+    trained = run_cli("train.cyclegan", "--data-a", str(apple), "--data-b", str(orange), "--out", str(tmp_path / "run"),
+                      *TINY_CYCLEGAN, env=env)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    export, repo_id = tmp_path / "run" / "export", f"{NAMESPACE}/cyclegan"
     published = run_cli("train.publish", str(export), "--repo", repo_id, "--revision", "experiment", "--private",
                         env=env)
     commit_id = commit_id_printed(published)
     (initial,), (_, commit) = hub.history(repo_id), hub.history(repo_id, "experiment")
     assert hub.repos[repo_id].private and commit.oid == commit_id and initial.files == INITIAL_FILES
-    assert commit.changed == set(EXPORT_FILES)
     card = (export / "README.md").read_text()
+    assert commit.changed == set(EXPORT_FILES)  # the export as it is, but for the card's load snippet:
+    assert commit.files == {**INITIAL_FILES, **export_bytes(export),
+                            "README.md": point_to_repo(card, repo_id, "experiment").encode()}
     assert 'CycleGAN.from_pretrained("path/to/export")' in card
-    assert commit.files["README.md"].decode() == point_to_repo(card, repo_id, "experiment")
     assert f'CycleGAN.from_pretrained("{repo_id}", revision="experiment")' in commit.files["README.md"].decode()
 
-    pulled = run_python(PULL_AND_COMPARE, env, json.dumps([["CycleGAN", repo_id, commit_id, str(export)]]))
-    (report,) = report_of(pulled)
-    assert report["commit"] == commit_id and report["same_weights"] and report["same_outputs"]
-    assert_token_absent([published, pulled], [tmp_path])
+    pulls = [["CycleGAN", repo_id, commit_id, str(export)], ["CycleGAN", repo_id, "experiment", str(export)]]
+    pulled = run_python(PULL_AND_COMPARE, env, json.dumps(pulls))
+    for report in report_of(pulled):
+        assert report["commit"] == commit_id and report["same_weights"] and report["same_outputs"]
+    assert_token_absent([trained, published, pulled], [tmp_path])
 
 
 def test_publish_without_a_token_stops_with_one_line_and_sends_nothing(hub, dcgan_run, tmp_path):
