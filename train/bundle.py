@@ -25,9 +25,9 @@ from train.run_folder import EXPORT_FILES
 DCGAN = ["-m", "train.dcgan", "--data", "{root}/cat/grumpy", "--image-size", "64", "--conv-dim", "32",
          "--batch-size", "16", "--iters", "6400", "--sample-every", "200"]
 CATS = ["-m", "train.cyclegan", "--data-a", "{root}/cat/russian_blue", "--data-b", "{root}/cat/grumpy",
-        "--image-size", "64", "--disc", "patch", "--aug", "deluxe", "--diffaug"]
+        "--image-size", "64", "--batch-size", "4", "--disc", "patch", "--aug", "deluxe", "--diffaug"]
 FRUIT = ["-m", "train.cyclegan", "--data-a", "{root}/apple2orange/apple", "--data-b", "{root}/apple2orange/orange",
-         "--image-size", "64", "--disc", "patch"]
+         "--image-size", "64", "--batch-size", "4", "--disc", "patch"]
 
 RUNS = {
     "dcgan-grumpy-basic": DCGAN + ["--aug", "basic"],
