@@ -163,7 +163,10 @@ def translated_errors(repo_id: str, revision: str | None):
                        "(or it is private and the token cannot read it)") from None
     except RemoteEntryNotFoundError as error:
         raise HubError(f"{where}: a file is missing on the Hub ({one_line(str(error))})") from None
-    except (httpx2.TransportError, OfflineModeIsEnabled, LocalEntryNotFoundError) as error:
+    except OfflineModeIsEnabled:
+        raise HubError("HF_HUB_OFFLINE is set, so the Hub may not be asked; unset it to publish or "
+                       "download") from None
+    except (httpx2.TransportError, LocalEntryNotFoundError) as error:
         raise HubError(f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} "
                        f"({type(error).__name__}); check the network or HF_ENDPOINT, then retry") from None
     except HfHubHTTPError as error:

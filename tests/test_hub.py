@@ -160,8 +160,9 @@ def test_push_to_hub_at_the_end_of_training_is_one_commit_of_the_export(hub, dcg
     card = commit.files["README.md"].decode()
     assert f'DCGenerator.from_pretrained("{NAMESPACE}/dcgan")' in card
     assert card.startswith("---\nlibrary_name: gan-demo\nlicense: mit\npipeline_tag: unconditional-image-generation\n")
-    # The token travelled as a header on every request of the push, and nowhere else.
+    # The token travelled in the Authorization header of every request of the push, and nowhere else.
     assert all(request.authorized for request in hub.requests if f"{NAMESPACE}/dcgan" in request.path)
+    assert not any(TOKEN in json.dumps(request.headers) for request in hub.requests)
     assert_token_absent([result], [dcgan_run["run"], dcgan_run["hf_home"]])
 
 

@@ -37,8 +37,7 @@ def publish_folder(folder: "str | Path", repo_id: str, revision: str | None = No
         card = model_card.point_to_repo(card_path.read_text(), repo_id, revision) if card_path.is_file() else None
         result = hub.push_folder(export, repo_id, revision=revision, private=private, model_card=card)
     except hub.HubError as error:
-        retry = f"python -m train.publish {folder} --repo {repo_id}" + (f" --revision {revision}" if revision else "")
-        raise UserError(f"{error} (nothing was published; to retry: {retry})") from None
+        raise UserError(f"{error} (nothing was published to {repo_id})") from None
     print(f"published {export} to {result.repo_url} (branch {revision or 'main'})")
     print(f"commit {result.commit_id}: {result.commit_url}")
     return result
