@@ -97,16 +97,20 @@ def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]
         what = (f"A DCGAN generator: a {config['latent_dim']}-dimensional latent z ~ N(0, I) in, a {size}x{size} RGB "
                 f"image out. Trained with the least-squares GAN loss and {augmentation}.")
         data = f"| training set | `{config['data']}` | {facts['images']} |"
+        frames = "Every frame shows the same fixed latents, so the GIF shows one set of images taking shape."
     else:
         domain_a, domain_b = facts["domain_a"], facts["domain_b"]
         title = f"# CycleGAN: {domain_a} <-> {domain_b} ({size}x{size})"
         cycle = "off" if config["no_cycle"] else f"weight {config['lambda_cycle']}"
-        what = (f"Two fully convolutional generators translating between unpaired image domains: `gen_a2b` maps "
-                f"{domain_a} to {domain_b}, `gen_b2a` maps back. Trained at {size}x{size} with a `{config['disc']}` "
-                f"discriminator, cycle-consistency {cycle}, identity weight {config['lambda_identity']} and "
-                f"{augmentation}. Any image with sides divisible by 4 can be translated.")
+        what = (f"Two fully convolutional generators translating between unpaired image domains: `gen_a2b` (G) "
+                f"maps {domain_a} to {domain_b}, `gen_b2a` (F) maps back. Trained at {size}x{size} with a "
+                f"`{config['disc']}` discriminator, cycle-consistency {cycle}, identity weight "
+                f"{config['lambda_identity']} and {augmentation}. Any image with sides divisible by 4 can be "
+                "translated.")
         data = (f"| A: {domain_a} | `{config['data_a']}` | {facts['images_a']} |\n"
                 f"| B: {domain_b} | `{config['data_b']}` | {facts['images_b']} |")
+        frames = ("Every frame shows the same fixed inputs; each row reads a, G(a), F(G(a)), b, F(b), G(F(b)): "
+                  "input, translation and reconstruction, A -> B -> A, then B -> A -> B.")
     settings = {key: value for key, value in sorted(config.items()) if key not in HIDDEN_SETTINGS}
     seconds, steps = facts["train_seconds"], facts["step"]
     speed = f"{steps / max(seconds, 1e-9):.1f} it/s"
@@ -120,6 +124,8 @@ def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]
 {what} Made with gan-demo's `python -m train.{kind}`.
 
 ![Sample grid of fixed inputs through training, iteration in the top-left corner](progress.gif)
+
+{frames}
 
 ## Data
 
