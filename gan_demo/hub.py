@@ -64,6 +64,14 @@ def export_folder(run_or_export_dir: "str | Path") -> Path:
     return export
 
 
+def require_token() -> str:
+    """The token from HF_TOKEN or the `hf auth login` store; HubError when there is none."""
+    token = get_token()
+    if not token:
+        raise HubError("no Hugging Face token: log in with `hf auth login` or set HF_TOKEN")
+    return token
+
+
 def push_folder(run_or_export_dir: "str | Path", repo_id: str, revision: str | None = None, private: bool = False,
                 token: str | None = None, model_card: str | None = None) -> PushResult:
     """Push the export files of a run or export folder to `repo_id` in one commit, creating the repo
@@ -71,9 +79,7 @@ def push_folder(run_or_export_dir: "str | Path", repo_id: str, revision: str | N
     `model_card` replaces the export's README.md in the commit. The token is `token`, else HF_TOKEN,
     else the `hf auth login` one."""
     export = export_folder(run_or_export_dir)
-    token = token or get_token()
-    if not token:
-        raise HubError("no Hugging Face token: log in with `hf auth login` or set HF_TOKEN")
+    token = token or require_token()
     api = HfApi(token=token)
     # Staging a copy keeps the commit to exactly the export files, whatever else lies in the folder.
     with tempfile.TemporaryDirectory(prefix="gan-demo-push-") as staging, translated_errors(repo_id, revision):

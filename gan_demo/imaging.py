@@ -28,7 +28,8 @@ def open_rgb(source: "str | Path | Image.Image", max_pixels: int = MAX_PIXELS) -
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = source if isinstance(source, Image.Image) else Image.open(source)
             if image.width * image.height > max_pixels:
-                raise ImageError(f"{name}: {image.width}x{image.height} is more than {max_pixels // 1_000_000} megapixels")
+                raise ImageError(f"{name}: {image.width}x{image.height} is more than "
+                                 f"{max_pixels // 1_000_000} megapixels")
             image.seek(0)
             image = ImageOps.exif_transpose(image)
             image.load()

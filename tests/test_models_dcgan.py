@@ -38,5 +38,5 @@ def test_save_and_load_round_trip(tmp_path):
     assert {"config.json", "model.safetensors"} <= {path.name for path in tmp_path.iterdir()}
     loaded = DCGenerator.from_pretrained(tmp_path)
     assert (loaded.latent_dim, loaded.conv_dim, loaded.image_size) == (12, 8, 32)
-    for (name, expected), actual in zip(generator.state_dict().items(), loaded.state_dict().values()):
+    for (name, expected), actual in zip(generator.state_dict().items(), loaded.state_dict().values(), strict=True):
         assert torch.equal(expected, actual), name

@@ -91,7 +91,7 @@ def test_resume_after_sigkill_at_random_moments(image_folder, tmp_path):
     command = [sys.executable, "-m", "train.dcgan", "--data", str(image_folder), "--out", str(out), *TINY,
                "--iters", str(iters), "--sample-every", "5", "--checkpoint-every", "3"]
     rng = random.Random(0)
-    for attempt in range(4):
+    for _ in range(4):
         process = subprocess.Popen(command + (["--resume"] if out.exists() else []), cwd=ROOT, env=SUBPROCESS_ENV,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(1.0, 4.0))
@@ -113,7 +113,8 @@ def test_two_process_accelerate_launch_on_cpu(image_folder, tmp_path):
     out = tmp_path / "ddp"
     port = str(29500 + os.getpid() % 1000)
     result = subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+         "--num_machines", "1",
          "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", port,
          "-m", "train.dcgan", "--data", str(image_folder), "--out", str(out), *TINY,
          "--iters", "6", "--sample-every", "3", "--checkpoint-every", "3"],

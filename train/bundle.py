@@ -18,8 +18,7 @@ from pathlib import Path
 
 import torch
 
-from train.errors import UserError
-from train.loop import main
+from train.errors import UserError, main
 from train.run_folder import EXPORT_FILES
 
 DCGAN = ["-m", "train.dcgan", "--data", "{root}/cat/grumpy", "--image-size", "64", "--conv-dim", "32",
@@ -85,7 +84,8 @@ def write_table(names: list[str], data_root: Path, out: Path, readme: Path) -> N
     machine = machine_description()
     rows = [table_row(name, data_root, out, machine) for name in names if (out / name / "state.pt").exists()]
     table = "\n".join(["<!-- runs:start -->",
-                       "| name | command | iterations | wall time | it/s | machine | final losses (mean of last 100 steps) |",
+                       "| name | command | iterations | wall time | it/s | machine "
+                       "| final losses (mean of last 100 steps) |",
                        "| --- | --- | --- | --- | --- | --- | --- |", *rows, "<!-- runs:end -->"])
     text = readme.read_text()
     start, end = text.index("<!-- runs:start -->"), text.index("<!-- runs:end -->") + len("<!-- runs:end -->")

@@ -22,9 +22,9 @@ from gan_demo.models.cyclegan import build_discriminator
 from gan_demo.models.dcgan import check_power_of_two
 from train import losses
 from train.data import batch_indices, load_image_folder, step_generator
-from train.errors import UserError
+from train.errors import UserError, main
 from train.image_pool import ImagePool
-from train.loop import GANTrainer, add_common_arguments, check_positive, frozen, main
+from train.loop import GANTrainer, add_common_arguments, check_positive, frozen
 from train.model_card import device_description, model_card
 
 DISCRIMINATORS = ("patch", "dc", "global+patch")

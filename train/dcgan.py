@@ -18,8 +18,8 @@ from gan_demo.models import DCDiscriminator, DCGenerator
 from gan_demo.models.dcgan import check_power_of_two
 from train import losses
 from train.data import batch_indices, load_image_folder, step_generator
-from train.errors import UserError
-from train.loop import GANTrainer, add_common_arguments, check_positive, frozen, main
+from train.errors import UserError, main
+from train.loop import GANTrainer, add_common_arguments, check_positive, frozen
 from train.model_card import device_description, model_card
 
 SAMPLE_COUNT = 16

@@ -21,8 +21,7 @@ from gan_demo.inference import load_cyclegan, load_generator
 from gan_demo.latents import z_batch
 from train.bundle import RUNS
 from train.data import load_image_folder
-from train.errors import UserError
-from train.loop import main
+from train.errors import UserError, main
 
 SAMPLE_SEEDS = list(range(64))
 

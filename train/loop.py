@@ -22,6 +22,7 @@ from accelerate import Accelerator
 from PIL import Image
 from tqdm import tqdm
 
+from gan_demo import hub
 from gan_demo.augment import AUGMENTATIONS
 from train.errors import UserError
 from train.run_folder import RunFolder
@@ -101,15 +102,6 @@ def warn_if_cpu_launch_is_single_process() -> None:
               "use `accelerate launch --multi_gpu --num_processes N` for N CPU processes over gloo", file=sys.stderr)
 
 
-def main(parse_and_train) -> None:
-    """Run a script's entry point: user errors become one line on stderr and exit code 2."""
-    try:
-        parse_and_train(sys.argv[1:])
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-
-
 class GANTrainer(ABC):
     """The outer training loop shared by the DCGAN and CycleGAN scripts."""
 
@@ -127,6 +119,11 @@ class GANTrainer(ABC):
         self.is_main = self.accelerator.is_main_process
         if self.is_main:  # the other processes wait here; if this one stops, the launcher stops them
             self.run.check_can_start(args.resume)
+            if args.push_to_hub:  # find out now, not after hours of training
+                try:
+                    hub.require_token()
+                except hub.HubError as error:
+                    raise UserError(f"--push-to-hub {args.push_to_hub}: {error}") from None
         self.accelerator.wait_for_everyone()
         self.args = self._resolve_config(args)
         self.step = 0
@@ -213,7 +210,7 @@ class GANTrainer(ABC):
                 if self.is_main:
                     self.run.log_losses(self.step, losses)
                     if self.step % 10 == 0 or self.step == args.iters:
-                        progress.set_postfix({name: f"{value:.3f}" for name, value in zip(self.loss_names, losses)},
+                        progress.set_postfix({name: f"{value:.3f}" for name, value in zip(self.loss_names, losses, strict=True)},
                                              refresh=False)
                     if self.step % args.sample_every == 0 or self.step == args.iters:
                         self.run.save_sample(self.step, self.sample_grid())

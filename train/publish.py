@@ -11,8 +11,7 @@ from pathlib import Path
 
 from gan_demo import hub
 from train import model_card
-from train.errors import UserError
-from train.loop import main
+from train.errors import UserError, main
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
