@@ -210,8 +210,8 @@ class GANTrainer(ABC):
                 if self.is_main:
                     self.run.log_losses(self.step, losses)
                     if self.step % 10 == 0 or self.step == args.iters:
-                        progress.set_postfix({name: f"{value:.3f}" for name, value in zip(self.loss_names, losses, strict=True)},
-                                             refresh=False)
+                        shown = zip(self.loss_names, losses, strict=True)
+                        progress.set_postfix({name: f"{value:.3f}" for name, value in shown}, refresh=False)
                     if self.step % args.sample_every == 0 or self.step == args.iters:
                         self.run.save_sample(self.step, self.sample_grid())
                 progress.update(1)
