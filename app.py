@@ -254,7 +254,7 @@ def build_demo() -> gr.Blocks:
                     examples = translation_examples()
                     if examples:
                         gr.Examples(examples, [source_image, direction], api_visibility="private",
-                                    label="Examples (made by this project's own models)")
+                                    label="Examples (made by this project's own models)", elem_id="translate-examples")
             with gr.Row():
                 seen = gr.Image(label="input as the model saw it", format="png", interactive=False, height=300,
                                 elem_classes=["pixelated"])

@@ -89,7 +89,14 @@ def test_sample_translate_and_progress_in_chromium(app, upload):
         # Translate: upload a file, the translation appears.
         page.get_by_role("tab", name="Translate").click()
         page.locator("#translate-input input[type=file]").set_input_files(upload)
-        page.locator("#translation img").wait_for()
+        translation = page.locator("#translation img")
+        translation.wait_for()
+        examples = page.locator("#translate-examples tbody tr, #translate-examples button.gallery-item")
+        if examples.count():  # a click on a shipped example fills the inputs and translates it
+            before = translation.get_attribute("src")
+            examples.last.click()
+            page.wait_for_function("(before) => document.querySelector('#translation img')?.src !== before",
+                                   arg=before)
         page.wait_for_timeout(500)
         page.screenshot(path=screenshots / "translate.png", full_page=True)
 
