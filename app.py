@@ -6,14 +6,14 @@ images with the CycleGANs, and watch how every bundled model learned. This file 
     python app.py   # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
 """
 
-import atexit
+import contextlib
 import functools
 import hashlib
 import html
 import json
 import logging
-import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -30,6 +30,8 @@ DIRECTION_SLIDERS = 6
 MAX_SAMPLES = 16
 MAX_SEED = 2**31 - 1
 MODEL_SIZE, FULL_IMAGE = "model size", "full image"
+GIF_FOLDER = Path(tempfile.gettempdir()) / "gan-demo-gifs"
+GIF_MAX_AGE_SECONDS = 3600
 # 64 px samples are drawn as large as their box allows, crisp rather than blurred.
 CSS = ".pixelated img { image-rendering: pixelated; object-fit: contain; width: 100%; height: 100%; }"
 
@@ -164,19 +166,17 @@ def models_markdown() -> str:
     return "\n".join(lines)
 
 
-@functools.cache
-def gif_folder() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="gan-demo-gifs-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder
-
-
 def gif_file(data: bytes) -> str:
-    """GIF bytes as a file gradio can serve (gr.Image keeps a GIF path animated); named by content,
-    so asking for the same GIF twice writes it once."""
-    path = gif_folder() / f"{hashlib.sha256(data).hexdigest()[:20]}.gif"
-    if not path.exists():
-        path.write_bytes(data)
+    """GIF bytes as a file gradio can serve (gr.Image keeps a GIF path animated). Named by content, so
+    the same GIF is written once; GIFs older than an hour are deleted, gradio has its own copy by then."""
+    GIF_FOLDER.mkdir(exist_ok=True)
+    cutoff = time.time() - GIF_MAX_AGE_SECONDS
+    for old in GIF_FOLDER.glob("*.gif"):
+        with contextlib.suppress(OSError):  # another request may be deleting it too
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    path = GIF_FOLDER / f"{hashlib.sha256(data).hexdigest()[:20]}.gif"
+    path.write_bytes(data)
     return str(path)
 
 
