@@ -103,7 +103,12 @@ class RunFolder:
 
     def rewind_to(self, step: int) -> None:
         """Forget what a killed run wrote after its last checkpoint `step`: losses rows and
-        sample grids beyond it are recomputed identically when training continues."""
+        sample grids beyond it are recomputed identically when training continues, and the
+        temporary files of a write that a kill cut short are removed."""
+        for leftover in self.root.rglob(".*.tmp"):
+            leftover.unlink()
+        for staging in self.root.glob(".export-*"):
+            shutil.rmtree(staging)
         if self.losses_path.exists():
             rows = self._read_loss_rows()
             self._write_loss_rows([row for row in rows if int(float(row[0])) <= step])
