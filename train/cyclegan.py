@@ -25,7 +25,6 @@ from train.data import batch_indices, load_image_folder, step_generator
 from train.errors import UserError, main
 from train.image_pool import ImagePool
 from train.loop import GANTrainer, add_common_arguments, check_positive, frozen
-from train.model_card import device_description, model_card
 
 DISCRIMINATORS = ("patch", "dc", "global+patch")
 SAMPLE_COUNT = 4  # fixed inputs per domain in every sample grid
@@ -223,12 +222,9 @@ class CycleGANTrainer(GANTrainer):
     def export_model(self) -> CycleGAN:
         return self.accelerator.unwrap_model(self.model)
 
-    def model_card(self) -> str:
-        args = self.args
-        facts = {"domain_a": args.name_a, "domain_b": args.name_b, "images_a": len(self.data_a),
-                 "images_b": len(self.data_b), "step": self.step, "train_seconds": self.train_seconds,
-                 "device": device_description(self.device), "world_size": self.accelerator.num_processes}
-        return model_card("cyclegan", self.config(), facts, self.run.loss_rows(), self.loss_names)
+    def data_facts(self) -> dict:
+        return {"domain_a": self.args.name_a, "domain_b": self.args.name_b,
+                "images_a": len(self.data_a), "images_b": len(self.data_b)}
 
 
 def parse_and_train(argv: list[str]) -> None:

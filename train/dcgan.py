@@ -20,7 +20,6 @@ from train import losses
 from train.data import batch_indices, load_image_folder, step_generator
 from train.errors import UserError, main
 from train.loop import GANTrainer, add_common_arguments, check_positive, frozen
-from train.model_card import device_description, model_card
 
 SAMPLE_COUNT = 16
 
@@ -109,10 +108,8 @@ class DCGANTrainer(GANTrainer):
     def export_model(self) -> DCGenerator:
         return self.accelerator.unwrap_model(self.gen)
 
-    def model_card(self) -> str:
-        facts = {"images": len(self.data), "step": self.step, "train_seconds": self.train_seconds,
-                 "device": device_description(self.device), "world_size": self.accelerator.num_processes}
-        return model_card("dcgan", self.config(), facts, self.run.loss_rows(), self.loss_names)
+    def data_facts(self) -> dict:
+        return {"images": len(self.data)}
 
 
 def parse_and_train(argv: list[str]) -> None:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from gan_demo import hub
 from gan_demo.augment import AUGMENTATIONS
 from train.errors import UserError
+from train.model_card import device_description, model_card
 from train.run_folder import RunFolder
 
 # Flags whose new value is honoured on --resume; every other setting comes from the saved config.
@@ -171,7 +172,13 @@ class GANTrainer(ABC):
         """The module written to export/ with save_pretrained."""
 
     @abstractmethod
-    def model_card(self) -> str: ...
+    def data_facts(self) -> dict:
+        """What the model card says about the data: image counts, domain names."""
+
+    def model_card(self) -> str:
+        facts = {**self.data_facts(), "step": self.step, "train_seconds": self.train_seconds,
+                 "device": device_description(self.device), "world_size": self.accelerator.num_processes}
+        return model_card(self.title, self.config(), facts, self.run.loss_rows(), self.loss_names)
 
     # -- the loop ----------------------------------------------------------------------------
 
