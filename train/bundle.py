@@ -10,7 +10,7 @@ from the run folders.
 """
 
 import argparse
-import platform
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from train.errors import UserError, main
+from train.model_card import cpu_name
 from train.run_folder import EXPORT_FILES
 
 DCGAN = ["-m", "train.dcgan", "--data", "{root}/cat/grumpy", "--image-size", "64", "--conv-dim", "32",
@@ -56,12 +57,10 @@ def install(run_dir: Path, destination: Path) -> None:
 
 
 def machine_description() -> str:
-    """The CPU model and core count, or the GPU, as `lscpu` / CUDA report them."""
+    """The GPU, or the CPU model and its core count."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor() or platform.machine())
-    return f"{model}, {torch.multiprocessing.cpu_count()} cores"
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def table_row(name: str, data_root: Path, out: Path, machine: str) -> str:

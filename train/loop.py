@@ -129,6 +129,7 @@ class GANTrainer(ABC):
         self.args = self._resolve_config(args)
         self.step = 0
         self.train_seconds = 0.0
+        self.devices: list[str] = []  # every device that ran steps of this run, for the model card
 
     def _resolve_config(self, args: argparse.Namespace) -> argparse.Namespace:
         """On --resume the saved config wins, except for the flags in CHANGEABLE_ON_RESUME."""
@@ -177,7 +178,8 @@ class GANTrainer(ABC):
 
     def model_card(self) -> str:
         facts = {**self.data_facts(), "step": self.step, "train_seconds": self.train_seconds,
-                 "device": device_description(self.device), "world_size": self.accelerator.num_processes}
+                 "device": "; ".join(self.devices) or device_description(self.device),
+                 "world_size": self.accelerator.num_processes}
         return model_card(self.title, self.config(), facts, self.run.loss_rows(), self.loss_names)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -189,6 +191,7 @@ class GANTrainer(ABC):
         if state is not None:
             self.load_state_dict(state)
             self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+            self.devices = list(state.get("devices", []))
             self.log(f"resuming {self.run.root} at step {self.step} of {self.args.iters}")
         if self.is_main:
             self.run.root.mkdir(parents=True, exist_ok=True)
@@ -199,7 +202,8 @@ class GANTrainer(ABC):
     def checkpoint(self) -> None:
         state = self.state_dict()  # on every process: a trainer may gather per-process state into it
         if self.is_main:
-            self.run.save_state({**state, "step": self.step, "train_seconds": self.train_seconds})
+            self.run.save_state({**state, "step": self.step, "train_seconds": self.train_seconds,
+                                 "devices": self.devices})
             self.run.plot_losses(self.title)
             self.run.write_export(self.export_model(), self.model_card())
         self.accelerator.wait_for_everyone()
@@ -208,6 +212,8 @@ class GANTrainer(ABC):
         args = self.args
         progress = tqdm(total=args.iters, initial=self.step, disable=not self.is_main, unit="it",
                         dynamic_ncols=True, desc=self.title)
+        if self.step < args.iters and device_description(self.device) not in self.devices:
+            self.devices.append(device_description(self.device))
         with deferred_interrupt() as interrupted:
             while self.step < args.iters and not interrupted[0]:
                 started = time.perf_counter()

@@ -54,11 +54,22 @@ def point_to_repo(card: str, repo_id: str, revision: str | None = None) -> str:
     return LOAD_CALL.sub(f".from_pretrained({load_arguments(repo_id, revision)})", card)
 
 
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), else the architecture."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def device_description(device: torch.device) -> str:
+    """The GPU's name, or the CPU's with the threads PyTorch used."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     threads = torch.get_num_threads()
-    return f"CPU ({platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
+    return f"CPU {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def format_seconds(seconds: float) -> str:
