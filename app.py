@@ -232,7 +232,7 @@ def build_demo() -> gr.Blocks:
                     sample_note = gr.Markdown()
             with gr.Accordion("Compare variants: the same latents through every DCGAN", open=False):
                 compare_button = gr.Button("Compare variants")
-                comparison = gr.Gallery(label="variants", columns=4, fit_columns=False, height="auto", format="png",
+                comparison = gr.Gallery(label="variants", columns=4, fit_columns=False, format="png",
                                         elem_classes=["pixelated"], elem_id="comparison")
             with gr.Accordion("Interpolate between two seeds (spherical)", open=True):
                 with gr.Row():
@@ -272,11 +272,12 @@ def build_demo() -> gr.Blocks:
                 iteration = iteration_slider(runs[0].name if runs else None, max(last_steps, default=1))
             with gr.Row():
                 gif = gr.Image(label="progress GIF (fixed latents / inputs)", interactive=False, elem_id="progress-gif")
-                frame = gr.Image(label="frame at the iteration", format="png", interactive=False)
+                frame = gr.Image(label="frame at the iteration", format="png", interactive=False,
+                                 elem_id="progress-frame")
             losses = gr.LinePlot(x="iteration", y="loss", color="term", label="losses (moving average)",
                                   elem_id="losses")
             variants = gr.Gallery(label="DCGAN augmentation variants at this iteration", columns=4, fit_columns=False,
-                                  height="auto", format="png", elem_id="variants")
+                                  format="png", elem_id="variants")
             with gr.Accordion("Training settings", open=False):
                 settings = gr.JSON(label="training settings")
 

@@ -100,10 +100,16 @@ def test_sample_translate_and_progress_in_chromium(app, upload):
         page.wait_for_timeout(500)
         page.screenshot(path=screenshots / "translate.png", full_page=True)
 
-        # Training progress: the GIF, the loss plot and the variants appear.
+        # Training progress: the GIF, the loss plot and the variants appear; the iteration slider
+        # scrubs to an earlier frame.
         page.get_by_role("tab", name="Training progress").click()
         page.locator("#progress-gif img").wait_for()
         page.locator("#variants img").first.wait_for()
+        last_frame = page.locator("#progress-frame img").get_attribute("src")
+        track = page.locator("#iteration input[type=range]").bounding_box()
+        page.mouse.click(track["x"] + track["width"] * 0.15, track["y"] + track["height"] / 2)
+        page.wait_for_function("(last) => document.querySelector('#progress-frame img')?.src !== last",
+                               arg=last_frame)
         page.wait_for_timeout(1500)  # the line plot draws after its data arrives
         page.screenshot(path=screenshots / "progress.png", full_page=True)
         browser.close()
