@@ -2,8 +2,9 @@
 loads the page, moves a latent-direction slider and gets a new grid, uploads an image on the
 Translate tab and gets its translation, opens the Training progress tab, and sees no error in the
 browser console. Serves $GAN_DEMO_CHECKPOINTS if set, else the repository's checkpoints/ when every
-bundled model is there, and then saves the README's screenshots into docs/screenshots/; serves tiny
-stand-in models otherwise (screenshots go to the test's temporary folder)."""
+bundled model is there, else tiny stand-in models. Screenshots go to the test's temporary folder;
+`GAN_DEMO_SCREENSHOTS=docs/screenshots python -m pytest tests/test_browser.py` refreshes the
+README's."""
 
 import os
 from pathlib import Path
@@ -17,7 +18,7 @@ from tests.conftest import ROOT
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS_VARIABLE = "GAN_DEMO_SCREENSHOTS"
 TIMEOUT_MS = 60_000
 
 pytestmark = [
@@ -35,10 +36,10 @@ def bundled_models_complete() -> bool:
 def app(tmp_path_factory) -> tuple[str, Path]:
     """(URL, where the screenshots go)."""
     if os.environ.get(catalog.CHECKPOINTS_VARIABLE) or bundled_models_complete():
-        checkpoints, screenshots = catalog.checkpoints_root(), SCREENSHOTS
+        checkpoints = catalog.checkpoints_root()
     else:
         checkpoints = make_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
-        screenshots = tmp_path_factory.mktemp("screenshots")
+    screenshots = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path_factory.mktemp("screenshots"))
     screenshots.mkdir(parents=True, exist_ok=True)
     with serve_app(checkpoints) as url:
         yield url, screenshots
