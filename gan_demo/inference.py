@@ -43,10 +43,11 @@ def load_folder(model_class: type, folder: str) -> torch.nn.Module:
     if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
         raise ModelLoadError(f"{folder}: not an exported model (needs config.json and model.safetensors)")
     try:
-        model = model_class.from_pretrained(str(path))
+        model = model_class.from_pretrained(str(path), strict=True)
     except Exception as error:  # safetensors / json / shape errors all mean the same to a user
         raise ModelLoadError(
-            f"{folder}: cannot load {model_class.__name__} ({type(error).__name__}: {error})") from None
+            f"{folder}: cannot load {model_class.__name__} ({type(error).__name__}: "
+            f"{str(error).strip().splitlines()[0]})") from None
     return model.eval().requires_grad_(False)
 
 
