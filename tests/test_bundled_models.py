@@ -1,0 +1,50 @@
+"""The bundled checkpoints: every folder is a complete export that loads with from_pretrained,
+within the size budget; and, where the real data is on this machine (`-m slow`), the quality
+figures of checkpoints/README.md still hold."""
+
+import json
+
+import pytest
+
+from gan_demo import catalog
+from gan_demo.inference import load_cyclegan, load_generator
+from tests.conftest import ROOT, run_cli
+
+CHECKPOINTS = ROOT / "checkpoints"
+DATA_ROOT = ROOT.parent / "shared" / "data"
+EXPORT_FILES = ("config.json", "model.safetensors", "README.md", "progress.gif", "losses.csv", "losses.png")
+
+
+@pytest.mark.parametrize("entry", catalog.ENTRIES, ids=lambda entry: entry.name)
+def test_every_bundled_model_is_a_complete_export_that_loads(entry):
+    folder = CHECKPOINTS / entry.name
+    for name in EXPORT_FILES:
+        assert (folder / name).is_file(), f"{folder / name} missing"
+    assert (folder / "progress.gif").stat().st_size <= 3_000_000
+    model = load_generator(folder) if entry.kind == "dcgan" else load_cyclegan(folder)
+    assert model.image_size == 64
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: gan-demo") and "## Training settings" in card
+
+
+def test_the_bundle_fits_the_size_budget():
+    total = sum(path.stat().st_size for path in CHECKPOINTS.rglob("*") if path.is_file())
+    assert total <= 60_000_000
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DATA_ROOT.is_dir(), reason=f"the real training data is not at {DATA_ROOT}")
+def test_quality_figures_on_the_real_data(tmp_path):
+    result = run_cli("train.evaluate", "--data-root", str(DATA_ROOT), "--json", str(tmp_path / "figures.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    best = figures["dcgan-grumpy-deluxe-diffaug"]
+    # No copying (samples no closer to the data than the data is to itself), and variety.
+    assert best["sample_to_nearest_training_image"] >= 0.9 * best["training_image_to_nearest_other"]
+    assert best["sample_to_nearest_other_sample"] >= 0.5 * best["training_image_to_nearest_other"]
+    # The basic model collapses: its samples are far closer to each other than real cats are.
+    basic = figures["dcgan-grumpy-basic"]
+    assert basic["sample_to_nearest_other_sample"] < 0.5 * basic["training_image_to_nearest_other"]
+    # The cycle loss keeps round trips close; without it they drift.
+    assert figures["cyclegan-cats"]["l1_a_to_b_to_a"] < 0.2 < figures["cyclegan-cats-nocycle"]["l1_a_to_b_to_a"]
+    assert figures["cyclegan-apple2orange"]["l1_b_to_a_to_b"] < 0.3
