@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from gan_demo import augment
+from gan_demo import augment, runtime
 from gan_demo.imaging import make_grid, uint8_to_signed
 from gan_demo.models import CycleGAN
 from gan_demo.models.cyclegan import build_discriminator
@@ -24,7 +24,7 @@ from train import losses
 from train.data import batch_indices, load_image_folder, step_generator
 from train.errors import UserError, main
 from train.image_pool import ImagePool
-from train.loop import GANTrainer, add_common_arguments, check_positive, frozen
+from train.loop import GANTrainer, adam, add_common_arguments, check_positive, frozen
 
 DISCRIMINATORS = ("patch", "dc", "global+patch")
 SAMPLE_COUNT = 4  # fixed inputs per domain in every sample grid
@@ -113,12 +113,13 @@ class CycleGANTrainer(GANTrainer):
         self.log(f"A = {args.name_a}: {len(self.data_a)} images from {args.data_a}; "
                  f"B = {args.name_b}: {len(self.data_b)} images from {args.data_b}; kept in memory at {stored_size} px")
         torch.manual_seed(args.seed)  # initial weights
-        model = CycleGAN(domain_a=args.name_a, domain_b=args.name_b, image_size=args.image_size,
-                         conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks)
-        disc_a = build_discriminator(args.disc, args.conv_dim, args.image_size)  # paper: D_X, judges F(b)
-        disc_b = build_discriminator(args.disc, args.conv_dim, args.image_size)  # paper: D_Y, judges G(a)
-        opt_gen = torch.optim.Adam(model.parameters(), lr=args.lr_g, betas=BETAS)
-        opt_disc = torch.optim.Adam([*disc_a.parameters(), *disc_b.parameters()], lr=args.lr_d, betas=BETAS)
+        model = runtime.channels_last(CycleGAN(domain_a=args.name_a, domain_b=args.name_b,
+                                               image_size=args.image_size, conv_dim=args.conv_dim,
+                                               n_res_blocks=args.n_res_blocks))
+        disc_a = runtime.channels_last(build_discriminator(args.disc, args.conv_dim, args.image_size))  # D_X: F(b)
+        disc_b = runtime.channels_last(build_discriminator(args.disc, args.conv_dim, args.image_size))  # D_Y: G(a)
+        opt_gen = adam(model.parameters(), args.lr_g, BETAS, self.device)
+        opt_disc = adam([*disc_a.parameters(), *disc_b.parameters()], args.lr_d, BETAS, self.device)
         self.pool_a, self.pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
         self.fixed_a = fixed_inputs(self.data_a, args.image_size, self.seed_a)
         self.fixed_b = fixed_inputs(self.data_b, args.image_size, self.seed_b)
@@ -145,15 +146,20 @@ class CycleGANTrainer(GANTrainer):
         return 0.5 * (losses.lsgan_real(scores_real) + losses.lsgan_fake(scores_fake))
 
     def train_step(self, step: int) -> list[float]:
-        args, accelerator = self.args, self.accelerator
-        rng = step_generator(args.seed, step, self.rank, self.device)
+        rng = step_generator(self.args.seed, step, self.rank, self.device)
         real_a = self.real_batch(self.data_a, self.seed_a, step, rng)
         real_b = self.real_batch(self.data_b, self.seed_b, step, rng)
+        self.set_learning_rates(step)
+        return self.update(real_a, real_b, rng)
+
+    def update(self, real_a: torch.Tensor, real_b: torch.Tensor, rng: torch.Generator) -> list[float]:
+        """One update of both discriminators and both generators on a given batch; returns the terms
+        of `loss_names`."""
+        args, accelerator = self.args, self.accelerator
         view = (lambda images: augment.diff_augment(images, rng)) if args.diffaug else (lambda images: images)
         with_identity = args.lambda_identity > 0
-        self.set_learning_rates(step)
 
-        with accelerator.autocast():
+        with self.autocast():
             # Both cycles in one call of the (DDP-wrapped) pair: fake_b = G(a), rec_a = F(G(a)), ...
             out = self.model(real_a, real_b, with_identity=with_identity)
 
@@ -168,7 +174,7 @@ class CycleGANTrainer(GANTrainer):
 
         # (2) Update G and F: D_B(G(a)) -> 1, D_A(F(b)) -> 1 with D_A and D_B frozen; cycle and identity L1.
         unwrap = accelerator.unwrap_model
-        with accelerator.autocast(), frozen(unwrap(self.disc_a)) as disc_a, frozen(unwrap(self.disc_b)) as disc_b:
+        with self.autocast(), frozen(unwrap(self.disc_a)) as disc_a, frozen(unwrap(self.disc_b)) as disc_b:
             g_a2b = losses.lsgan_real(disc_b(view(out["fake_b"])))
             g_b2a = losses.lsgan_real(disc_a(view(out["fake_a"])))
         # The cycle loss is logged even with --no-cycle, so runs with and without it compare.

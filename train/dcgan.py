@@ -12,16 +12,17 @@ from pathlib import Path
 
 import torch
 
-from gan_demo import augment
+from gan_demo import augment, runtime
 from gan_demo.imaging import make_grid
 from gan_demo.models import DCDiscriminator, DCGenerator
 from gan_demo.models.dcgan import check_power_of_two
 from train import losses
 from train.data import batch_indices, load_image_folder, step_generator
 from train.errors import UserError, main
-from train.loop import GANTrainer, add_common_arguments, check_positive, frozen
+from train.loop import GANTrainer, adam, add_common_arguments, check_positive, frozen
 
 SAMPLE_COUNT = 16
+BETAS = (0.5, 0.999)  # Adam, as in the DCGAN paper
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -52,41 +53,52 @@ class DCGANTrainer(GANTrainer):
                                       warn=self.log).to(self.device)
         self.log(f"{len(self.data)} images from {args.data}, kept in memory at {self.data.shape[-1]} px")
         torch.manual_seed(args.seed)  # initial weights
-        gen = DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim, image_size=args.image_size)
-        disc = DCDiscriminator(conv_dim=args.conv_dim, image_size=args.image_size)
-        opt_g = torch.optim.Adam(gen.parameters(), lr=args.lr, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(disc.parameters(), lr=args.lr, betas=(0.5, 0.999))
+        gen = runtime.channels_last(DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim,
+                                                image_size=args.image_size))
+        disc = runtime.channels_last(DCDiscriminator(conv_dim=args.conv_dim, image_size=args.image_size))
+        opt_g = adam(gen.parameters(), args.lr, BETAS, self.device)
+        opt_d = adam(disc.parameters(), args.lr, BETAS, self.device)
         self.fixed_z = torch.randn(SAMPLE_COUNT, args.latent_dim, generator=torch.Generator().manual_seed(args.seed))
         self.gen, self.disc, self.opt_g, self.opt_d = gen, disc, opt_g, opt_d
         self.restore()
         self.gen, self.disc, self.opt_g, self.opt_d = self.accelerator.prepare(gen, disc, opt_g, opt_d)
 
     def train_step(self, step: int) -> list[float]:
-        args, accelerator = self.args, self.accelerator
+        real, z, rng = self.draw_batch(step)
+        return self.update(real, z, rng)
+
+    def draw_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
+        """The real images (B, 3, S, S), latents (B, latent_dim) and random generator of step `step`."""
+        args = self.args
         rng = step_generator(args.seed, step, self.rank, self.device)
         indices = batch_indices(len(self.data), args.batch_size, args.seed, step, self.rank).to(self.device)
         real = augment.real_batch(self.data[indices], args.aug, args.image_size, rng)  # (B, 3, S, S)
         z = torch.randn(args.batch_size, args.latent_dim, generator=rng, device=self.device)
+        return real, z, rng
+
+    def update(self, real: torch.Tensor, z: torch.Tensor, rng: torch.Generator) -> list[float]:
+        """One D and one G update on a given batch; returns [d_real, d_fake, g]."""
+        accelerator, args = self.accelerator, self.args
         maybe_diffaug = (lambda images: augment.diff_augment(images, rng)) if args.diffaug else (lambda images: images)
 
-        with accelerator.autocast():
+        with self.autocast():
             fake = self.gen(z)  # (B, 3, S, S)
 
             # (1) Update D: real -> 1, fake -> 0 (least squares); fake is detached from G.
             scores = self.disc(maybe_diffaug(torch.cat([real, fake.detach()])))  # (2B,)
-            scores_real, scores_fake = losses.split_scores(scores, args.batch_size)
+            scores_real, scores_fake = losses.split_scores(scores, len(real))
             d_real, d_fake = losses.lsgan_real(scores_real), losses.lsgan_fake(scores_fake)
         self.opt_d.zero_grad(set_to_none=True)
         accelerator.backward(0.5 * (d_real + d_fake))
         self.opt_d.step()
 
-        # (2) Update G: D(G(z)) -> 1, D frozen.
-        with accelerator.autocast(), frozen(accelerator.unwrap_model(self.disc)) as disc:
+        # (2) Update G: D(G(z)) -> 1, D frozen; the fakes of (1) are reused, G has not changed since.
+        with self.autocast(), frozen(accelerator.unwrap_model(self.disc)) as disc:
             g_loss = losses.lsgan_real(disc(maybe_diffaug(fake)))
         self.opt_g.zero_grad(set_to_none=True)
         accelerator.backward(g_loss)
         self.opt_g.step()
-        return [d_real.item(), d_fake.item(), g_loss.item()]
+        return torch.stack([d_real.detach(), d_fake.detach(), g_loss.detach()]).tolist()  # one device sync
 
     @torch.no_grad()
     def sample_grid(self):

@@ -1,0 +1,291 @@
+"""Serving speed: `python -m benchmarks.serve_speed [--quick] [--json PATH]`.
+
+Three parts, each against the models of checkpoints/ (a catalog model not bundled yet is replaced by
+a randomly initialised stand-in of the bundled architecture, which runs exactly as fast; the JSON
+says which):
+- inference latency in this process, with the app's thread settings: sample 1 and 16 cats (the
+  /sample grid), translate a 64 px image at model size and a 256 px one at full size;
+- the app over HTTP: `python app.py` and the trivial app of benchmarks/trivial_app.py (the floor:
+  Gradio, HTTP and PNG encoding with no model), each started the same way; cold start is the time
+  from the command to the first answered /sample; then /sample (16 cats) and /translate (64 px upload)
+  round trips through gradio_client, alternating between the app and the floor;
+- load: concurrent gradio_client users, each making 20 /sample and 5 /translate calls; errors,
+  latency and the peak resident memory of the server's process tree.
+"""
+
+import argparse
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import app
+from benchmarks import report
+from gan_demo import catalog, inference, runtime
+from gan_demo.models import CycleGAN, DCGenerator
+
+ROOT = Path(__file__).resolve().parents[1]
+FULL = {"latency_repeats": 50, "round_trips": 30, "users": 16, "samples_per_user": 20, "translations_per_user": 5}
+QUICK = {"latency_repeats": 3, "round_trips": 2, "users": 4, "samples_per_user": 3, "translations_per_user": 1}
+SAMPLE_COUNT = 16  # the app's default number of samples
+SLIDERS = (0.0,) * 6
+TRANSLATE_DIRECTION = "Russian Blue -> Grumpy"
+
+
+def prepare_checkpoints(folder: Path) -> dict[str, str]:
+    """Every catalog model in `folder`: the bundled export when checkpoints/ has it, else a randomly
+    initialised stand-in with the bundled architecture. Returns {name: "bundled" | "stand-in"}."""
+    origin = {}
+    for entry in catalog.ENTRIES:
+        bundled = entry.bundled_folder(catalog.DEFAULT_CHECKPOINTS)
+        if (bundled / "model.safetensors").is_file():
+            (folder / entry.name).symlink_to(bundled, target_is_directory=True)
+            origin[entry.name] = "bundled"
+            continue
+        if entry.kind == "dcgan":
+            model = DCGenerator(latent_dim=100, conv_dim=32, image_size=64)
+        else:
+            model = CycleGAN(*(entry.domains or ("a", "b")), image_size=64, conv_dim=32, n_res_blocks=3)
+        model.save_pretrained(folder / entry.name)
+        origin[entry.name] = "stand-in"
+    return origin
+
+
+def test_images(folder: Path) -> dict[str, Path]:
+    """A 64 px and a 256 px photo-like PNG to translate."""
+    images = {}
+    for size in (64, 256):
+        source = report.synthetic_images(folder / f"photo-{size}", 1, size, seed=size)
+        images[str(size)] = next(source.glob("*.png"))
+    return images
+
+
+def inference_latency(checkpoints: Path, images: dict[str, Path], repeats: int) -> dict[str, dict]:
+    """Milliseconds per call of the functions the app's handlers call, after one warm-up call."""
+    generator = inference.load_generator(checkpoints / catalog.DEFAULT_DCGAN)
+    model = inference.load_cyclegan(checkpoints / "cyclegan-cats")
+    photo_64, photo_256 = Image.open(images["64"]).convert("RGB"), Image.open(images["256"]).convert("RGB")
+    calls = {
+        "sample 1 cat": lambda: inference.sample_grid(generator, [0]),
+        "sample 16 cats": lambda: inference.sample_grid(generator, range(SAMPLE_COUNT)),
+        "translate 64 px": lambda: inference.translate(model, photo_64, "a2b"),
+        "translate 256 px (full image)": lambda: inference.translate(model, photo_256, "a2b", full_size=True),
+    }
+    return {name: report.summary(report.timed_ms(call, repeats)) for name, call in calls.items()}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(command: list[str], checkpoints: Path, log_folder: Path) -> Iterator[tuple[str, subprocess.Popen, float]]:
+    """Start `command` as a Gradio server on a free port, offline; yield (url, process, cold start in
+    seconds: command to the first answered /sample), and stop it afterwards."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GAN_DEMO_CHECKPOINTS": str(checkpoints), "GAN_DEMO_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
+    url = f"http://127.0.0.1:{port}/"
+    log = open(log_folder / f"server-{port}.log", "w+")
+    started = time.perf_counter()
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        client = connect(url, server, log, deadline=time.monotonic() + 120)
+        sample(client, seed=0)
+        yield url, server, time.perf_counter() - started
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def connect(url: str, server: subprocess.Popen, log, deadline: float) -> Client:
+    """A gradio_client for `url` as soon as the server answers."""
+    while True:
+        if server.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"server exited with {server.returncode}:\n{log.read()[-3000:]}")
+        try:
+            return Client(url, verbose=False)
+        except Exception:  # not listening yet: connection refused, or the config is not served yet
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no answer from {url}") from None
+            time.sleep(0.05)
+
+
+def sample(client: Client, seed: int) -> object:
+    return client.predict(catalog.DEFAULT_DCGAN, seed, 1.0, SAMPLE_COUNT, *SLIDERS, api_name="/sample")
+
+
+def translate(client: Client, image: Path) -> object:
+    return client.predict(handle_file(image), TRANSLATE_DIRECTION, "model size", api_name="/translate")
+
+
+def round_trips(clients: dict[str, Client], image: Path, count: int) -> dict[str, dict]:
+    """`count` /sample and /translate round trips per server, alternating between the servers."""
+    calls = {"/sample": lambda client, index: sample(client, seed=index + 1),
+             "/translate": lambda client, index: translate(client, image)}
+    times: dict[str, list[float]] = {f"{name} {endpoint}": [] for name in clients for endpoint in calls}
+    for index in range(count):
+        for name, client in clients.items():
+            for endpoint, call in calls.items():
+                started = time.perf_counter()
+                call(client, index)
+                times[f"{name} {endpoint}"].append((time.perf_counter() - started) * 1000)
+    return {key: report.summary(values) for key, values in times.items()}
+
+
+class PeakMemory:
+    """Samples the resident memory of a process and its children every 50 ms in a thread; `peak_mb`."""
+
+    def __init__(self, pid: int):
+        self.process, self.peak_mb, self.running = psutil.Process(pid), 0.0, True
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def tree_mb(self) -> float:
+        total = 0
+        for process in [self.process, *self.process.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += process.memory_info().rss
+        return total / 2**20
+
+    def sample(self) -> None:
+        while self.running:
+            self.peak_mb = max(self.peak_mb, self.tree_mb())
+            time.sleep(0.05)
+
+    def __enter__(self) -> "PeakMemory":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.running = False
+        self.thread.join()
+
+
+def load_test(url: str, server: subprocess.Popen, image: Path, users: int, samples: int,
+              translations: int) -> dict:
+    """`users` threads, each with its own client, making `samples` /sample calls with a /translate
+    call spread among them; every call's latency and every error."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def user(index: int) -> None:
+        try:
+            client = Client(url, verbose=False)
+        except Exception as error:
+            with lock:
+                errors.append(f"connect: {type(error).__name__}: {error}")
+            return
+        translate_after = {round((k + 1) * samples / translations) - 1 for k in range(translations)}  # spread out
+        calls = []
+        for call in range(samples):
+            calls.append(lambda call=call: sample(client, seed=1000 * index + call))
+            if call in translate_after:
+                calls.append(lambda: translate(client, image))
+        for call in calls:
+            started = time.perf_counter()
+            try:
+                call()
+            except Exception as error:
+                with lock:
+                    errors.append(f"{type(error).__name__}: {error}"[:200])
+                continue
+            with lock:
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    memory = PeakMemory(server.pid)
+    idle_mb = memory.tree_mb()
+    started = time.perf_counter()
+    with memory:
+        threads = [threading.Thread(target=user, args=(index,)) for index in range(users)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    seconds = time.perf_counter() - started
+    return {"users": users, "calls_per_user": {"/sample": samples, "/translate": translations},
+            "calls": len(latencies) + len(errors), "errors": len(errors), "error_messages": errors[:10],
+            "latency_ms": report.summary(latencies) if latencies else None, "seconds": round(seconds, 2),
+            "calls_per_second": round(len(latencies) / seconds, 2),
+            "server_memory_mb": {"idle": round(idle_mb, 1), "peak": round(memory.peak_mb, 1)}}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_speed", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few calls only (CI): checks it runs, not the numbers")
+    parser.add_argument("--json", type=Path, help="where to write the results (default: benchmarks/results/)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    result: dict = {"benchmark": "serve_speed", "quick": args.quick, "plan": plan}
+    with tempfile.TemporaryDirectory(prefix="gan-demo-serve-speed-") as temporary:
+        work = Path(temporary)
+        checkpoints = work / "checkpoints"
+        checkpoints.mkdir()
+        result["models"] = prepare_checkpoints(checkpoints)
+        images = test_images(work)
+        runtime.configure(concurrent_calls=app.CONCURRENCY)  # the app's thread settings
+        result["conditions_at_start"] = report.conditions()
+        result["inference_ms"] = inference_latency(checkpoints, images, plan["latency_repeats"])
+        grid = inference.sample_grid(inference.load_generator(checkpoints / catalog.DEFAULT_DCGAN), range(SAMPLE_COUNT))
+        grid.save(work / "grid.png")
+        floor_command = [sys.executable, str(ROOT / "benchmarks" / "trivial_app.py"), str(work / "grid.png")]
+        with served([sys.executable, "app.py"], checkpoints, work) as (app_url, app_server, app_cold), \
+                served(floor_command, checkpoints, work) as (floor_url, _, floor_cold):
+            result["cold_start_s"] = {"app": round(app_cold, 2), "floor": round(floor_cold, 2)}
+            clients = {"app": Client(app_url, verbose=False), "floor": Client(floor_url, verbose=False)}
+            result["round_trip_ms"] = round_trips(clients, images["64"], plan["round_trips"])
+            result["load"] = load_test(app_url, app_server, images["64"], plan["users"], plan["samples_per_user"],
+                                       plan["translations_per_user"])
+        result["conditions_at_end"] = report.conditions()
+    print_tables(result)
+    report.write_json(result, args.json, "serve_speed")
+    return result
+
+
+def print_tables(result: dict) -> None:
+    start = result["conditions_at_start"]
+    where = (f"{start['cpu']}, {start['cores']} cores, {start['torch_threads']} torch threads, "
+             f"load average {start['load_average_1min']} at start")
+    rows = [(name, f"{entry['median']:.1f}", f"{entry['p90']:.1f}") for name, entry in result["inference_ms"].items()]
+    report.print_table(f"Inference latency, ms ({where})", ["call", "median", "p90"], rows)
+    trips = result["round_trip_ms"]
+    rows = [(endpoint, f"{trips['app ' + endpoint]['median']:.1f}", f"{trips['floor ' + endpoint]['median']:.1f}",
+             f"{trips['app ' + endpoint]['median'] / trips['floor ' + endpoint]['median']:.2f}x")
+            for endpoint in ("/sample", "/translate")]
+    rows.append(("cold start (s)", result["cold_start_s"]["app"], result["cold_start_s"]["floor"],
+                 f"{result['cold_start_s']['app'] / result['cold_start_s']['floor']:.2f}x"))
+    report.print_table("App round trips through gradio_client, median ms", ["", "app", "trivial floor", "app / floor"],
+                       rows)
+    load = result["load"]
+    latency = load["latency_ms"] or {"median": float("nan"), "p99": float("nan")}
+    report.print_table("Load", ["users", "calls", "errors", "median ms", "p99 ms", "calls/s",
+                                "server RSS idle -> peak MB"],
+                       [(load["users"], load["calls"], load["errors"], f"{latency['median']:.0f}",
+                         f"{latency['p99']:.0f}", load["calls_per_second"],
+                         f"{load['server_memory_mb']['idle']} -> {load['server_memory_mb']['peak']}")])
+
+
+if __name__ == "__main__":
+    main()

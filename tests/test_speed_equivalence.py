@@ -1,0 +1,124 @@
+"""The optimised training loop against the plain reference loop of benchmarks/plain_loops.py: for the
+same starting weights, seed and batch they compute the same losses and the same updated weights (to
+float rounding: fused Adam and channels_last convolutions round differently); bf16 autocast still
+trains; and both benchmarks run end to end in their quick mode, so they cannot rot."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from benchmarks.plain_loops import PlainCycleGAN, PlainDCGAN
+from tests.conftest import make_images, run_cli
+from train import cyclegan, dcgan
+from train.data import step_generator
+
+TINY = ["--image-size", "32", "--conv-dim", "8", "--batch-size", "4", "--iters", "10"]
+STEPS = 3
+
+
+def copy_of(generator: torch.Generator) -> torch.Generator:
+    return torch.Generator().set_state(generator.get_state())
+
+
+def assert_close(project: list[float], plain: list[float]) -> None:
+    assert project == pytest.approx(plain, rel=1e-4, abs=1e-6)
+
+
+def assert_same_function(project: torch.nn.Module, plain: torch.nn.Module, inputs: torch.Tensor) -> None:
+    """The updated networks compute the same outputs. (Weights are not compared one by one: a conv
+    bias right before an instance norm has a gradient of 0 up to rounding noise, which Adam scales
+    up to full steps in arbitrary directions; the norm removes the bias again, so outputs agree.)"""
+    with torch.no_grad():
+        torch.testing.assert_close(project(inputs), plain(inputs), rtol=1e-3, atol=1e-4)
+
+
+def dcgan_trainer(data, out, *extra: str) -> dcgan.DCGANTrainer:
+    return dcgan.DCGANTrainer(dcgan.parse_args(["--data", str(data), "--out", str(out), "--latent-dim", "16",
+                                                *TINY, *extra]))
+
+
+def test_dcgan_step_matches_the_plain_loop(image_folder, tmp_path):
+    trainer = dcgan_trainer(image_folder, tmp_path / "run")
+    plain = PlainDCGAN(image_folder, batch_size=4, image_size=32, conv_dim=8, latent_dim=16)
+    plain.gen.load_state_dict(trainer.gen.state_dict())
+    plain.disc.load_state_dict(trainer.disc.state_dict())
+    for step in range(1, STEPS + 1):
+        real, z, rng = trainer.draw_batch(step)
+        assert_close(trainer.update(real, z, rng), plain.update(real.clone(), z.clone()))
+    assert_same_function(trainer.gen, plain.gen, torch.randn(4, 16))
+    assert_same_function(trainer.disc, plain.disc, real)
+
+
+def test_cyclegan_step_matches_the_plain_loop(tmp_path):
+    data_a = make_images(tmp_path / "a", count=8, seed=1)
+    data_b = make_images(tmp_path / "b", count=8, seed=2, tint=(50, 0, 0))
+    trainer = cyclegan.CycleGANTrainer(cyclegan.parse_args(
+        ["--data-a", str(data_a), "--data-b", str(data_b), "--out", str(tmp_path / "run"), "--n-res-blocks", "1",
+         "--pool-size", "6", *TINY]))
+    plain = PlainCycleGAN(data_a, data_b, batch_size=4, image_size=32, conv_dim=8, n_res_blocks=1, pool_size=6)
+    plain.model.load_state_dict(trainer.model.state_dict())
+    plain.disc_a.load_state_dict(trainer.disc_a.state_dict())
+    plain.disc_b.load_state_dict(trainer.disc_b.state_dict())
+    for step in range(1, STEPS + 1):  # the pool fills in step 1 and 2 and swaps in step 3
+        rng = step_generator(0, step)
+        real_a = trainer.real_batch(trainer.data_a, trainer.seed_a, step, rng)
+        real_b = trainer.real_batch(trainer.data_b, trainer.seed_b, step, rng)
+        plain_losses = plain.update(real_a.clone(), real_b.clone(), copy_of(rng))
+        assert_close(trainer.update(real_a, real_b, rng)[:len(plain_losses)], plain_losses)
+    assert_same_function(trainer.model.gen_a2b, plain.gen_a2b, real_a)
+    assert_same_function(trainer.disc_b, plain.disc_b, real_b)
+
+
+def test_bf16_trains_losses_finite_and_samples_change(image_folder, tmp_path):
+    fp32 = dcgan_trainer(image_folder, tmp_path / "fp32")  # an fp32 trainer in the same process must stay fp32
+    trainer = dcgan_trainer(image_folder, tmp_path / "bf16", "--precision", "bf16", "--diffaug")
+    before = trainer.sample_grid()
+    for step in range(1, STEPS + 1):
+        losses = trainer.train_step(step)
+        assert all(math.isfinite(value) for value in losses)
+    assert before.tobytes() != trainer.sample_grid().tobytes()
+    assert all(parameter.dtype == torch.float32 for parameter in trainer.gen.parameters())
+    with fp32.autocast():
+        assert fp32.gen(torch.randn(2, 16)).dtype == torch.float32
+    with trainer.autocast():
+        assert trainer.gen(torch.randn(2, 16)).dtype == torch.bfloat16
+
+
+def test_cyclegan_bf16_step_is_finite(tmp_path):
+    data_a = make_images(tmp_path / "a", count=4, seed=1)
+    data_b = make_images(tmp_path / "b", count=4, seed=2)
+    trainer = cyclegan.CycleGANTrainer(cyclegan.parse_args(
+        ["--data-a", str(data_a), "--data-b", str(data_b), "--out", str(tmp_path / "run"), "--n-res-blocks", "1",
+         "--precision", "bf16", "--lambda-identity", "1", *TINY]))
+    assert all(math.isfinite(value) for value in trainer.train_step(1))
+
+
+def test_train_speed_quick_runs_end_to_end(tmp_path):
+    result = run_cli("benchmarks.train_speed", "--quick", "--json", str(tmp_path / "train.json"), timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "train.json").read_text())
+    assert report["quick"] is True and report["conditions_at_start"]["cpu"]
+    for model in ("dcgan", "cyclegan"):
+        loops = report["models"][model]["loops"]
+        names = ["plain loop (reference)", "project loop, fp32", "project loop, bf16"]
+        assert [loop["loop"] for loop in loops] == names
+        assert all(loop["images_per_second"] > 0 and loop["ratio_to_plain"] > 0 for loop in loops)
+    assert "| dcgan | project loop, fp32 |" in result.stdout
+
+
+def test_serve_speed_quick_runs_end_to_end(tmp_path):
+    result = run_cli("benchmarks.serve_speed", "--quick", "--json", str(tmp_path / "serve.json"), timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "serve.json").read_text())
+    assert set(report["inference_ms"]) == {"sample 1 cat", "sample 16 cats", "translate 64 px",
+                                           "translate 256 px (full image)"}
+    assert all(entry["median"] > 0 and entry["p90"] >= entry["median"] for entry in report["inference_ms"].values())
+    assert set(report["round_trip_ms"]) == {"app /sample", "app /translate", "floor /sample", "floor /translate"}
+    assert report["cold_start_s"]["app"] > 0 and report["cold_start_s"]["floor"] > 0
+    load = report["load"]
+    calls_per_user = report["plan"]["samples_per_user"] + report["plan"]["translations_per_user"]
+    assert load["errors"] == 0 and load["calls"] == report["plan"]["users"] * calls_per_user
+    assert load["latency_ms"]["p99"] >= load["latency_ms"]["median"] > 0
+    assert load["server_memory_mb"]["peak"] >= load["server_memory_mb"]["idle"] > 0
