@@ -12,12 +12,14 @@ import hashlib
 import html
 import json
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
+from gradio import processing_utils
 from gradio.data_classes import ImageData
 from PIL import Image
 
@@ -51,6 +53,29 @@ class CheckedImage(gr.Image):
             return inference.open_upload(payload.path)
         except ImageError as error:
             raise refusal(error, "Cannot use this image") from None
+
+
+def save_pil_to_cache_atomically(img: Image.Image, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """gradio's `save_pil_to_cache` with the file written once, under a temporary name renamed into place.
+    gradio 6.31 rewrites an output image's cache file (named by its content) in place on every request, so
+    two requests with the same output (two visitors on the default seed, one example translated twice)
+    truncate the file while the first one is being downloaded, which then arrives empty (the load benchmark
+    saw 8 of 400 calls fail so)."""
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    path = (folder / f"{name}.{format}").resolve()
+    if path.exists():
+        os.utime(path)  # gradio's delete_cache ages files by time: a file handed out again is young again
+        return str(path)
+    descriptor, staging = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    os.replace(staging, path)
+    return str(path)
+
+
+processing_utils.save_pil_to_cache = save_pil_to_cache_atomically  # every component looks it up there
 
 
 def refusal(error: Exception | str, title: str) -> gr.Error:

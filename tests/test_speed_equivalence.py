@@ -1,14 +1,19 @@
 """The optimised training loop against the plain reference loop of benchmarks/plain_loops.py: for the
 same starting weights, seed and batch they compute the same losses and the same updated weights (to
 float rounding: fused Adam and channels_last convolutions round differently); bf16 autocast still
-trains; and both benchmarks run end to end in their quick mode, so they cannot rot."""
+trains; both benchmarks run end to end in their quick mode, so they cannot rot; and the app's
+output images survive concurrent identical requests (what the load benchmark found)."""
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
+from gradio import processing_utils
+from PIL import Image
 
+import app
 from benchmarks.plain_loops import PlainCycleGAN, PlainDCGAN
 from tests.conftest import make_images, run_cli
 from train import cyclegan, dcgan
@@ -122,3 +127,14 @@ def test_serve_speed_quick_runs_end_to_end(tmp_path):
     assert load["errors"] == 0 and load["calls"] == report["plan"]["users"] * calls_per_user
     assert load["latency_ms"]["p99"] >= load["latency_ms"]["median"] > 0
     assert load["server_memory_mb"]["peak"] >= load["server_memory_mb"]["idle"] > 0
+
+
+def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
+    assert processing_utils.save_pil_to_cache is app.save_pil_to_cache_atomically
+    image = Image.new("RGB", (8, 8), "red")
+    first = Path(app.save_pil_to_cache_atomically(image, str(tmp_path), format="png"))
+    inode = first.stat().st_ino
+    again = Path(app.save_pil_to_cache_atomically(image, str(tmp_path), format="png"))
+    assert again == first and first.stat().st_ino == inode  # not rewritten: a download in flight stays whole
+    assert Image.open(first).getpixel((0, 0)) == (255, 0, 0)
+    assert [path.name for path in first.parent.iterdir()] == [first.name]  # no staging file left behind

@@ -113,11 +113,12 @@ class CycleGANTrainer(GANTrainer):
         self.log(f"A = {args.name_a}: {len(self.data_a)} images from {args.data_a}; "
                  f"B = {args.name_b}: {len(self.data_b)} images from {args.data_b}; kept in memory at {stored_size} px")
         torch.manual_seed(args.seed)  # initial weights
-        model = runtime.channels_last(CycleGAN(domain_a=args.name_a, domain_b=args.name_b,
-                                               image_size=args.image_size, conv_dim=args.conv_dim,
-                                               n_res_blocks=args.n_res_blocks))
-        disc_a = runtime.channels_last(build_discriminator(args.disc, args.conv_dim, args.image_size))  # D_X: F(b)
-        disc_b = runtime.channels_last(build_discriminator(args.disc, args.conv_dim, args.image_size))  # D_Y: G(a)
+        model = CycleGAN(domain_a=args.name_a, domain_b=args.name_b, image_size=args.image_size,
+                         conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks)
+        disc_a = build_discriminator(args.disc, args.conv_dim, args.image_size)  # paper: D_X, judges F(b)
+        disc_b = build_discriminator(args.disc, args.conv_dim, args.image_size)  # paper: D_Y, judges G(a)
+        for network in (model, disc_a, disc_b):
+            runtime.channels_last(network)  # NHWC weights: faster convolutions on oneDNN and cuDNN
         opt_gen = adam(model.parameters(), args.lr_g, BETAS, self.device)
         opt_disc = adam([*disc_a.parameters(), *disc_b.parameters()], args.lr_d, BETAS, self.device)
         self.pool_a, self.pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
