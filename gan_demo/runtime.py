@@ -21,17 +21,25 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def idle_cores() -> int:
+    """Usable cores minus those other processes keep busy (the whole part of the 1-minute load
+    average), at least 1."""
+    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
+    return max(1, available_cores() - busy)
+
+
 def configure(device: "torch.device | str" = "cpu", concurrent_calls: int = 1) -> None:
-    """Thread, denormal and cuDNN settings for `device`; idempotent, process-wide. `concurrent_calls`
-    is how many model calls run at once (the app's queue concurrency): each gets its share of the
-    cores, because more OpenMP threads than cores make every call wait for the others' threads.
+    """Thread, denormal and cuDNN settings for `device`; idempotent, process-wide. Intra-op threads:
+    the idle cores, shared among `concurrent_calls` (the app's queue concurrency), because more
+    OpenMP threads than free cores make every op wait for its slowest, descheduled thread (DCGAN
+    training next to two other jobs on 2 cores: 120 images/s with 1 thread, 75 with 2).
     OMP_NUM_THREADS, when set, wins."""
     if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, available_cores() // concurrent_calls))
+        torch.set_num_threads(max(1, idle_cores() // concurrent_calls))
     with contextlib.suppress(RuntimeError):  # settable only before the first parallel op of the process
         torch.set_num_interop_threads(1)  # these networks are chains of ops: nothing runs side by side
-    # Values below 1e-38 become 0: CPUs handle such denormals ~100x slower, and as training goes on
-    # some gradients and Adam statistics decay into them (bf16 DCGAN training fell from 93 to 13-30 images/s).
+    # Values below 1e-38 become 0: CPUs handle such denormals many times slower, and in a long training
+    # some gradients and Adam statistics decay into them.
     torch.set_flush_denormal(True)
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: find the fastest convolution once, reuse it

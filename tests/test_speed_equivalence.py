@@ -2,10 +2,12 @@
 same starting weights, seed and batch they compute the same losses and the same updated weights (to
 float rounding: fused Adam and channels_last convolutions round differently); bf16 autocast still
 trains; both benchmarks run end to end in their quick mode, so they cannot rot; and the app's
-output images survive concurrent identical requests (what the load benchmark found)."""
+output images survive concurrent identical requests (what the load benchmark found). Plus the
+thread default of gan_demo.runtime."""
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from PIL import Image
 
 import app
 from benchmarks.plain_loops import PlainCycleGAN, PlainDCGAN
+from gan_demo import runtime
 from tests.conftest import make_images, run_cli
 from train import cyclegan, dcgan
 from train.data import step_generator
@@ -138,3 +141,24 @@ def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
     assert again == first and first.stat().st_ino == inode  # not rewritten: a download in flight stays whole
     assert Image.open(first).getpixel((0, 0)) == (255, 0, 0)
     assert [path.name for path in first.parent.iterdir()] == [first.name]  # no staging file left behind
+
+
+def test_threads_are_the_idle_cores_shared_by_concurrent_calls_unless_omp_num_threads_is_set(monkeypatch):
+    previous = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runtime, "available_cores", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.7, 1.0, 1.0))  # one core busy elsewhere
+    try:
+        runtime.configure()
+        assert torch.get_num_threads() == 3
+        runtime.configure(concurrent_calls=2)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+        runtime.configure()
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        torch.set_num_threads(2)
+        runtime.configure()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

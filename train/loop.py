@@ -124,9 +124,11 @@ class GANTrainer(ABC):
         # process-wide state, so an fp32 and a bf16 trainer could not live in one process (benchmarks, tests).
         self.accelerator = Accelerator(cpu=args.cpu or not torch.cuda.is_available(), mixed_precision="no")
         self.device = self.accelerator.device
-        runtime.configure(self.device)
         self.rank = self.accelerator.process_index
         self.is_main = self.accelerator.is_main_process
+        runtime.configure(self.device)
+        if self.device.type == "cpu":
+            self.log(f"{torch.get_num_threads()} CPU thread(s): the idle cores; OMP_NUM_THREADS=N sets it")
         if self.is_main:  # the other processes wait here; if this one stops, the launcher stops them
             self.run.check_can_start(args.resume)
             if args.push_to_hub:  # find out now, not after hours of training
