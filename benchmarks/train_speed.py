@@ -11,6 +11,7 @@ memory is not timed; the plain loop's DataLoader restarts (every epoch) are, as 
 """
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import torch
 
 from benchmarks import report
 from benchmarks.plain_loops import PlainCycleGAN, PlainDCGAN
+from gan_demo import runtime
 from train import cyclegan, dcgan
 
 IMAGE_SIZE, CONV_DIM = 64, 32
@@ -98,6 +100,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, help="images per step and domain (default 16; 4 with --quick)")
     parser.add_argument("--rounds", type=int, help="alternation rounds (default 5; 2 with --quick)")
     parser.add_argument("--models", nargs="+", choices=("dcgan", "cyclegan"), default=["dcgan", "cyclegan"])
+    parser.add_argument("--threads", type=int, help="torch threads of every loop (default: the idle cores at start)")
     parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=["fp32", "bf16"],
                         help="precisions of the project's loop (the plain loop is always fp32)")
     return parser.parse_args(argv)
@@ -108,6 +111,9 @@ def main(argv: list[str] | None = None) -> dict:
     plan = QUICK if args.quick else FULL
     rounds = args.rounds or plan["rounds"]
     args.batch_size = args.batch_size or plan["batch_size"]
+    threads = args.threads or runtime.idle_cores()
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # the trainers' runtime.configure keeps it: one count for all loops
+    torch.set_num_threads(threads)
     result = {"benchmark": "train_speed", "quick": args.quick, "batch_size": args.batch_size,
               "image_size": IMAGE_SIZE, "conv_dim": CONV_DIM, "rounds": rounds, "models": {}}
     with tempfile.TemporaryDirectory(prefix="gan-demo-train-speed-") as temporary:

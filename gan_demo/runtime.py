@@ -7,6 +7,8 @@ Performance section (`python -m benchmarks.train_speed`, `python -m benchmarks.s
 
 import contextlib
 import os
+import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -21,11 +23,24 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def busy_elsewhere(samples: int = 5, interval_seconds: float = 0.02) -> int:
+    """Threads of other processes running right now: the median of a few readings of the kernel's
+    count of runnable threads, minus this one. (Not the load average: it lags by a minute, so a
+    training run would count the one that just finished before it.) 0 where /proc/stat is missing."""
+    counts = []
+    for _ in range(samples):
+        try:
+            text = Path("/proc/stat").read_text()
+        except OSError:
+            return 0
+        counts.append(next(int(line.split()[1]) for line in text.splitlines() if line.startswith("procs_running")))
+        time.sleep(interval_seconds)
+    return max(0, sorted(counts)[len(counts) // 2] - 1)
+
+
 def idle_cores() -> int:
-    """Usable cores minus those other processes keep busy (the whole part of the 1-minute load
-    average), at least 1."""
-    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    return max(1, available_cores() - busy)
+    """Usable cores minus those other processes are busy on right now, at least 1."""
+    return max(1, available_cores() - busy_elsewhere())
 
 
 def configure(device: "torch.device | str" = "cpu", concurrent_calls: int = 1) -> None:

@@ -7,7 +7,6 @@ thread default of gan_demo.runtime."""
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -144,16 +143,17 @@ def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
 
 
 def test_threads_are_the_idle_cores_shared_by_concurrent_calls_unless_omp_num_threads_is_set(monkeypatch):
+    assert runtime.busy_elsewhere() >= 0
     previous = torch.get_num_threads()
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(runtime, "available_cores", lambda: 4)
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.7, 1.0, 1.0))  # one core busy elsewhere
+    monkeypatch.setattr(runtime, "busy_elsewhere", lambda: 1)
     try:
         runtime.configure()
         assert torch.get_num_threads() == 3
         runtime.configure(concurrent_calls=2)
         assert torch.get_num_threads() == 1
-        monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+        monkeypatch.setattr(runtime, "busy_elsewhere", lambda: 9)
         runtime.configure()
         assert torch.get_num_threads() == 1
         monkeypatch.setenv("OMP_NUM_THREADS", "2")
