@@ -1,8 +1,9 @@
 """PyTorch settings that make the project's networks run faster without changing their maths, shared
-by training (train/) and serving (gan_demo.inference): how many CPU threads to use, the memory
-format the convolutions prefer, and cuDNN autotuning. Training and the app call `configure` once at
-start; everything here is a setting, no computation. Measured effects are in the README's
-Performance section (`python -m benchmarks.train_speed`, `python -m benchmarks.serve_speed`).
+by training (train/) and the app: how many CPU threads to use, denormals, the memory format the
+convolutions prefer, and cuDNN autotuning. Training and the app call `configure` once at start;
+everything here is a setting, no computation. (The OpenMP wait policy is set in gan_demo/__init__.py,
+because it must precede the import of torch.) Measured effects are in the README's Performance
+section (`python -m benchmarks.train_speed`, `python -m benchmarks.serve_speed`).
 """
 
 import contextlib
