@@ -31,7 +31,6 @@ EXAMPLES = ROOT / "examples"
 DIRECTION_SLIDERS = 6
 MAX_SAMPLES = 16
 MAX_SEED = 2**31 - 1
-CONCURRENCY = 2  # requests computed at once; more queue up
 MODEL_SIZE, FULL_IMAGE = "model size", "full image"
 GIF_FOLDER = Path(tempfile.gettempdir()) / "gan-demo-gifs"
 GIF_MAX_AGE_SECONDS = 3600
@@ -331,14 +330,14 @@ def build_demo() -> gr.Blocks:
                 show_progress, [run, iteration], progress_outputs, api_visibility="private")
         demo.load(sample_cats, sample_inputs, [grid, sample_note], api_visibility="private")
 
-    demo.queue(max_size=32, default_concurrency_limit=CONCURRENCY)
+    demo.queue(max_size=32, default_concurrency_limit=2)
     return demo
 
 
 def launch() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("gan_demo").setLevel(logging.INFO)
-    runtime.configure(concurrent_calls=CONCURRENCY)  # threads: each concurrent request gets its share of the cores
+    runtime.configure()  # threads, denormals (gan_demo/runtime.py)
     demo = build_demo()
     # Host and port: gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860).
     served = [str(resolved.folder) for resolved in available()]  # progress GIFs, bundled or from the Hub cache

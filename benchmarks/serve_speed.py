@@ -29,7 +29,6 @@ import psutil
 from gradio_client import Client, handle_file
 from PIL import Image
 
-import app
 from benchmarks import report
 from gan_demo import catalog, inference, runtime
 from gan_demo.models import CycleGAN, DCGenerator
@@ -245,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
         checkpoints.mkdir()
         result["models"] = prepare_checkpoints(checkpoints)
         images = test_images(work)
-        runtime.configure(concurrent_calls=app.CONCURRENCY)  # the app's thread settings
+        runtime.configure()  # the app's thread settings
         result["conditions_at_start"] = report.conditions()
         result["inference_ms"] = inference_latency(checkpoints, images, plan["latency_repeats"])
         grid = inference.sample_grid(inference.load_generator(checkpoints / catalog.DEFAULT_DCGAN), range(SAMPLE_COUNT))

@@ -44,14 +44,15 @@ def idle_cores() -> int:
     return max(1, available_cores() - busy_elsewhere())
 
 
-def configure(device: "torch.device | str" = "cpu", concurrent_calls: int = 1) -> None:
+def configure(device: "torch.device | str" = "cpu") -> None:
     """Thread, denormal and cuDNN settings for `device`; idempotent, process-wide. Intra-op threads:
-    the idle cores, shared among `concurrent_calls` (the app's queue concurrency), because more
-    OpenMP threads than free cores make every op wait for its slowest, descheduled thread (DCGAN
-    training next to two other jobs on 2 cores: 120 images/s with 1 thread, 75 with 2).
+    the idle cores, because more OpenMP threads than free cores make every op wait for its slowest,
+    descheduled thread (DCGAN training next to two other jobs on 2 cores: 120 images/s with 1
+    thread, 75 with 2). The app's two concurrent requests each get them all too: with passive
+    OpenMP threads that measured faster than one core each (16 users: 11.9 calls/s against 7.8).
     OMP_NUM_THREADS, when set, wins."""
     if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, idle_cores() // concurrent_calls))
+        torch.set_num_threads(idle_cores())
     with contextlib.suppress(RuntimeError):  # settable only before the first parallel op of the process
         torch.set_num_interop_threads(1)  # these networks are chains of ops: nothing runs side by side
     # Values below 1e-38 become 0: CPUs handle such denormals many times slower, and in a long training

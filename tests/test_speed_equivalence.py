@@ -142,7 +142,7 @@ def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
     assert [path.name for path in first.parent.iterdir()] == [first.name]  # no staging file left behind
 
 
-def test_threads_are_the_idle_cores_shared_by_concurrent_calls_unless_omp_num_threads_is_set(monkeypatch):
+def test_threads_are_the_idle_cores_unless_omp_num_threads_is_set(monkeypatch):
     assert runtime.busy_elsewhere() >= 0
     previous = torch.get_num_threads()
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
@@ -151,8 +151,6 @@ def test_threads_are_the_idle_cores_shared_by_concurrent_calls_unless_omp_num_th
     try:
         runtime.configure()
         assert torch.get_num_threads() == 3
-        runtime.configure(concurrent_calls=2)
-        assert torch.get_num_threads() == 1
         monkeypatch.setattr(runtime, "busy_elsewhere", lambda: 9)
         runtime.configure()
         assert torch.get_num_threads() == 1
