@@ -4,7 +4,6 @@ file. Honest numbers need their conditions next to them, so every result carries
 
 import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Sequence
@@ -15,15 +14,9 @@ import psutil
 import torch
 from PIL import Image
 
+from train.model_card import cpu_name
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    """The CPU model as `lscpu` shows it."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def busy_processes(threshold_percent: float = 20.0, sample_seconds: float = 0.5) -> list[str]:
@@ -48,7 +41,7 @@ def busy_processes(threshold_percent: float = 20.0, sample_seconds: float = 0.5)
 
 def conditions() -> dict:
     """Machine, software and load at the moment of the call."""
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "load_average_1min": round(os.getloadavg()[0], 2), "busy_processes": busy_processes(),
             "time_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}

@@ -16,7 +16,6 @@ says which):
 import argparse
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from benchmarks import report
+from benchmarks.gradio_server import gradio_server
 from gan_demo import catalog, inference, runtime
 from gan_demo.models import CycleGAN, DCGenerator
 
@@ -83,49 +83,15 @@ def inference_latency(checkpoints: Path, images: dict[str, Path], repeats: int) 
     return {name: report.summary(report.timed_ms(call, repeats)) for name, call in calls.items()}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def served(command: list[str], checkpoints: Path, log_folder: Path) -> Iterator[tuple[str, subprocess.Popen, float]]:
     """Start `command` as a Gradio server on a free port, offline; yield (url, process, cold start in
     seconds: command to the first answered /sample), and stop it afterwards."""
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GAN_DEMO_CHECKPOINTS": str(checkpoints), "GAN_DEMO_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
-    url = f"http://127.0.0.1:{port}/"
-    log = open(log_folder / f"server-{port}.log", "w+")
+    env = {**os.environ, "GAN_DEMO_CHECKPOINTS": str(checkpoints), "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        client = connect(url, server, log, deadline=time.monotonic() + 120)
-        sample(client, seed=0)
+    with gradio_server(command, env, log_folder) as (url, server):
+        sample(Client(url, verbose=False), seed=0)
         yield url, server, time.perf_counter() - started
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-
-
-def connect(url: str, server: subprocess.Popen, log, deadline: float) -> Client:
-    """A gradio_client for `url` as soon as the server answers."""
-    while True:
-        if server.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"server exited with {server.returncode}:\n{log.read()[-3000:]}")
-        try:
-            return Client(url, verbose=False)
-        except Exception:  # not listening yet: connection refused, or the config is not served yet
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no answer from {url}") from None
-            time.sleep(0.05)
 
 
 def sample(client: Client, seed: int) -> object:

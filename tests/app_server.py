@@ -1,25 +1,22 @@
 """Test helpers for the app: a folder of tiny, randomly initialised exported models laid out like
 checkpoints/ (with progress GIFs, losses and model cards, so every tab has something to show), and
-`python app.py` served in a subprocess on a free 127.0.0.1 port against such a folder."""
+`python app.py` served in a subprocess (benchmarks.gradio_server) against such a folder."""
 
 import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from PIL import Image
 
+from benchmarks.gradio_server import gradio_server
 from gan_demo import render
 from gan_demo.catalog import ENTRIES
 from gan_demo.models import CycleGAN, DCGenerator
-from tests.conftest import ROOT, SUBPROCESS_ENV
+from tests.conftest import SUBPROCESS_ENV
 
 TINY_IMAGE_SIZE = 32
 TINY_SETTINGS = {"sample_every": 100, "iters": 300}
@@ -56,44 +53,14 @@ def write_progress(folder: Path, seed: int) -> None:
     (folder / "README.md").write_text(f"# tiny test model\n\n## Training settings\n\n```json\n{settings}\n```\n")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve_app(checkpoints: Path | None, startup_timeout: float = 120) -> Iterator[str]:
     """`python app.py` on a free port, offline, with `checkpoints` as the bundled folder (None: the
     repository's own checkpoints/); yields the URL once the page answers, stops the server after."""
-    port = free_port()
-    env = {**SUBPROCESS_ENV, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GAN_DEMO_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "OMP_NUM_THREADS": "2"}
+    env = {**SUBPROCESS_ENV, "OMP_NUM_THREADS": "2"}
     env.pop("GAN_DEMO_CHECKPOINTS", None)
     if checkpoints is not None:
         env["GAN_DEMO_CHECKPOINTS"] = str(checkpoints)
-    url = f"http://127.0.0.1:{port}/"
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"gan-demo-app-{port}.log", "w+")
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if server.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"app.py exited with {server.returncode}:\n{log.read()[-4000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"app.py did not answer on {url} within {startup_timeout} s") from None
-                time.sleep(0.5)
+    log_folder = Path(os.environ.get("TMPDIR", "/tmp"))
+    with gradio_server([sys.executable, "app.py"], env, log_folder, startup_timeout) as (url, _):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()

@@ -1,0 +1,52 @@
+"""A Gradio app in a subprocess on a free 127.0.0.1 port, offline, stopped afterwards: how the
+serving benchmark starts the app and its trivial floor, and how the app's tests start the app."""
+
+import contextlib
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gradio_server(command: list[str], env: dict[str, str], log_folder: Path,
+                  startup_timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run `command` (a Gradio app honouring GRADIO_SERVER_PORT) with `env` plus the offline and
+    address settings; yield (url, process) as soon as its page answers; stop it on exit."""
+    port = free_port()
+    env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GAN_DEMO_OFFLINE": "1",
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    url = f"http://127.0.0.1:{port}/"
+    log = open(log_folder / f"gradio-server-{port}.log", "w+")
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if server.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"{' '.join(command)} exited with {server.returncode}:\n{log.read()[-4000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5):
+                    break
+            except OSError:  # not listening yet
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no answer on {url} within {startup_timeout} s") from None
+                time.sleep(0.05)
+        yield url, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
