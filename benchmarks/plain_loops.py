@@ -19,7 +19,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from gan_demo.models import CycleGAN, DCDiscriminator, DCGenerator, PatchDiscriminator
+from gan_demo.models import CycleGAN, DCGenerator
+from train.discriminators import DCDiscriminator, PatchDiscriminator
 from train.image_pool import ImagePool
 
 WORKERS = 2

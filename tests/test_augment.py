@@ -3,7 +3,7 @@ shapes, passes gradients, is reproducible for a given generator and actually cha
 
 import torch
 
-from gan_demo import augment
+from train import augment
 
 
 def uint8_batch(count: int = 6, size: int = 35) -> torch.Tensor:

@@ -4,7 +4,8 @@ and the Hub mixin round-trips weights and architecture config."""
 import pytest
 import torch
 
-from gan_demo.models import DCDiscriminator, DCGenerator
+from gan_demo.models import DCGenerator
+from train.discriminators import DCDiscriminator
 
 
 @pytest.mark.parametrize("image_size", [32, 64, 128])

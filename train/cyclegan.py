@@ -15,18 +15,16 @@ from pathlib import Path
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from gan_demo import augment
 from gan_demo.imaging import make_grid, uint8_to_signed
 from gan_demo.models import CycleGAN
-from gan_demo.models.cyclegan import build_discriminator
 from gan_demo.models.dcgan import check_power_of_two
-from train import losses
+from train import augment, losses
 from train.data import batch_indices, load_image_folder, step_generator
+from train.discriminators import DISCRIMINATORS, build_discriminator
 from train.errors import UserError, main
 from train.image_pool import ImagePool
-from train.loop import GANTrainer, adam, add_common_arguments, check_positive, frozen
+from train.loop import GANTrainer, adam, add_common_arguments, check_fraction, check_positive, frozen
 
-DISCRIMINATORS = ("patch", "dc", "global+patch")
 SAMPLE_COUNT = 4  # fixed inputs per domain in every sample grid
 BETAS = (0.5, 0.999)
 
@@ -38,8 +36,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--name-a", help="name of domain A (default: the name of its folder)")
     parser.add_argument("--name-b", help="name of domain B (default: the name of its folder)")
     parser.add_argument("--disc", choices=DISCRIMINATORS, default="patch",
-                        help="discriminator: patch (a map of local scores), dc (one score per image) or "
-                             "global+patch (both, losses added; keeps the global layout of wide images)")
+                        help="discriminator: patch (the DC discriminator without its last layer: a 4x4 map of "
+                             "scores at 64 px, each seeing 46x46 px), dc (one score per image), global+patch (both, "
+                             "losses added) or patchgan (pix2pix's N-layer PatchGAN, 70x70 px per score at "
+                             "--patch-layers 3: for images of 128 px and more)")
+    parser.add_argument("--patch-layers", type=int, default=3,
+                        help="stride-2 layers of --disc patchgan (its receptive field: 3 -> 70 px, 4 -> 142 px)")
     parser.add_argument("--no-cycle", action="store_true",
                         help="train without the cycle-consistency loss (it is still logged)")
     parser.add_argument("--lambda-cycle", type=float, default=10.0, help="weight of the L1 cycle loss")
@@ -57,7 +59,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     check_positive(args, "iters", "batch_size", "conv_dim", "lr_g", "lr_d", "sample_every", "checkpoint_every")
     check_positive(args, "lambda_cycle", "lambda_identity", "pool_size", "n_res_blocks", or_zero=True)
-    check_image_size(args.image_size, args.disc)
+    check_positive(args, "patch_layers")
+    check_fraction(args, "holdout")
+    check_image_size(args.image_size, args.disc, args.patch_layers)
     args.name_a = args.name_a or args.data_a.resolve().name
     args.name_b = args.name_b or args.data_b.resolve().name
     if args.name_a == args.name_b:
@@ -66,14 +70,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def check_image_size(image_size: int, disc: str) -> None:
+def check_image_size(image_size: int, disc: str, patch_layers: int) -> None:
     """The generator halves the size twice and the patch discriminator four times; the DC
-    discriminator halves it down to exactly 4x4, so it needs a power of two."""
+    discriminator halves it down to exactly 4x4, so it needs a power of two; the PatchGAN's map
+    keeps a score only from 3 * 2^patch_layers px."""
     if image_size % 4:
         raise UserError(f"--image-size must be divisible by 4, got {image_size}")
     if image_size < 16:
         raise UserError(f"--image-size must be at least 16, got {image_size}")
-    if disc != "patch":
+    if disc == "patchgan" and image_size < 3 * 2**patch_layers:
+        raise UserError(f"--disc patchgan with --patch-layers {patch_layers} needs --image-size of at least "
+                        f"{3 * 2**patch_layers}, got {image_size}")
+    if disc in ("dc", "global+patch"):
         try:
             check_power_of_two(image_size)
         except ValueError:
@@ -108,15 +116,18 @@ class CycleGANTrainer(GANTrainer):
         # independently instead of walked in lockstep (which would pair their images).
         self.seed_a, self.seed_b = 2 * args.seed, 2 * args.seed + 1
         stored_size = augment.stored_size(args.aug, args.image_size)
-        self.data_a = load_image_folder(args.data_a, stored_size, flag="--data-a", warn=self.log).to(self.device)
-        self.data_b = load_image_folder(args.data_b, stored_size, flag="--data-b", warn=self.log).to(self.device)
+        self.data_a = load_image_folder(args.data_a, stored_size, flag="--data-a", warn=self.log,
+                                        holdout=args.holdout).to(self.device)
+        self.data_b = load_image_folder(args.data_b, stored_size, flag="--data-b", warn=self.log,
+                                        holdout=args.holdout).to(self.device)
         self.log(f"A = {args.name_a}: {len(self.data_a)} images from {args.data_a}; "
                  f"B = {args.name_b}: {len(self.data_b)} images from {args.data_b}; kept in memory at {stored_size} px")
         torch.manual_seed(args.seed)  # initial weights
         model = CycleGAN(domain_a=args.name_a, domain_b=args.name_b, image_size=args.image_size,
                          conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks)
-        disc_a = build_discriminator(args.disc, args.conv_dim, args.image_size)  # paper: D_X, judges F(b)
-        disc_b = build_discriminator(args.disc, args.conv_dim, args.image_size)  # paper: D_Y, judges G(a)
+        # paper: D_X = disc_a judges F(b); D_Y = disc_b judges G(a).
+        disc_a, disc_b = (build_discriminator(args.disc, args.conv_dim, args.image_size, args.patch_layers)
+                          for _ in range(2))
         # Left in NCHW: channels_last measured 3-6% slower here on CPU (it helps the DCGAN; see README).
         opt_gen = adam(model.parameters(), args.lr_g, BETAS, self.device)
         opt_disc = adam([*disc_a.parameters(), *disc_b.parameters()], args.lr_d, BETAS, self.device)

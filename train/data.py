@@ -2,6 +2,7 @@
 stateless batch sampler: which images make up step s depends only on (seed, s, process rank), so
 a resumed run draws exactly the batches an uninterrupted run would have drawn."""
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -24,14 +25,27 @@ def list_images(folder: Path, flag: str) -> list[Path]:
     return paths
 
 
-def load_image_folder(folder: "str | Path", size: int, flag: str = "--data",
-                      warn=print) -> torch.Tensor:
+def split_holdout(paths: list[Path], folder: Path, share: float) -> tuple[list[Path], list[Path]]:
+    """(training, held out): round(share * N) files kept out of training, the ones whose relative
+    paths hash lowest, so the split is the same on every machine and in every run, and
+    `train.evaluate` tests on exactly the images training never saw."""
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.relative_to(folder).as_posix().encode()).hexdigest()
+
+    held = set(sorted(paths, key=digest)[:round(share * len(paths))])
+    return [path for path in paths if path not in held], [path for path in paths if path in held]
+
+
+def load_image_folder(folder: "str | Path", size: int, flag: str = "--data", warn=print,
+                      holdout: float = 0.0, part: str = "train") -> torch.Tensor:
     """Every image under `folder` as RGB, centre-cropped to a square and resized to size x size:
-    uint8 (N, 3, size, size). Unreadable files are named through `warn` and skipped; a folder
-    with no readable image at all stops with a UserError."""
+    uint8 (N, 3, size, size). `holdout` > 0 keeps that share of the files out (see split_holdout);
+    `part` "train" loads the rest, "holdout" only them. Unreadable files are named through `warn`
+    and skipped; a folder with no readable image at all stops with a UserError."""
     folder = Path(folder)
     images, skipped = [], []
-    for path in list_images(folder, flag):
+    training, held_out = split_holdout(list_images(folder, flag), folder, holdout)
+    for path in training if part == "train" else held_out:
         try:
             images.append(pil_to_uint8(center_crop_resize(open_rgb(path), size)))
         except ImageError as error:

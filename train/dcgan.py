@@ -4,6 +4,7 @@ One step, as in the least-squares DCGAN recipe:
     (1) Update D: real -> 1, fake -> 0, on one concatenated batch; fakes are detached, so the
         D step does not backpropagate into G.
     (2) Update G: D(G(z)) -> 1, with D frozen (its weight gradients would be thrown away).
+    (3) Move the EMA generator towards G; sample grids, the GIF and the export use the EMA.
 With --diffaug, D only ever sees DiffAugmented images, real and fake, in both steps.
 """
 
@@ -12,14 +13,16 @@ from pathlib import Path
 
 import torch
 
-from gan_demo import augment, runtime
+from gan_demo import runtime
 from gan_demo.imaging import make_grid
-from gan_demo.models import DCDiscriminator, DCGenerator
+from gan_demo.models import DCGenerator
 from gan_demo.models.dcgan import check_power_of_two
-from train import losses
+from train import augment, losses
 from train.data import batch_indices, load_image_folder, step_generator
+from train.discriminators import DCDiscriminator
+from train.ema import EMA
 from train.errors import UserError, main
-from train.loop import GANTrainer, adam, add_common_arguments, check_positive, frozen
+from train.loop import GANTrainer, adam, add_common_arguments, check_fraction, check_positive, frozen
 
 SAMPLE_COUNT = 16
 BETAS = (0.5, 0.999)  # Adam, as in the DCGAN paper
@@ -32,9 +35,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16, help="images per step (per process)")
     parser.add_argument("--latent-dim", type=int, default=100, help="size of the latent vector z")
     parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
+    parser.add_argument("--ema-decay", type=float, default=0.999,
+                        help="decay of the generator's exponential moving average, which is sampled and exported "
+                             "(warms up over the first steps; 0: the raw generator)")
     add_common_arguments(parser, sample_every=200, checkpoint_every=400)
     args = parser.parse_args(argv)
     check_positive(args, "iters", "batch_size", "latent_dim", "lr", "conv_dim", "sample_every", "checkpoint_every")
+    check_fraction(args, "holdout")
+    check_fraction(args, "ema_decay")
     try:
         check_power_of_two(args.image_size)
     except ValueError:
@@ -50,7 +58,7 @@ class DCGANTrainer(GANTrainer):
         super().__init__(args)
         args = self.args
         self.data = load_image_folder(args.data, augment.stored_size(args.aug, args.image_size),
-                                      warn=self.log).to(self.device)
+                                      warn=self.log, holdout=args.holdout).to(self.device)
         self.log(f"{len(self.data)} images from {args.data}, kept in memory at {self.data.shape[-1]} px")
         torch.manual_seed(args.seed)  # initial weights
         gen = DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim, image_size=args.image_size)
@@ -61,12 +69,17 @@ class DCGANTrainer(GANTrainer):
         opt_d = adam(disc.parameters(), args.lr, BETAS, self.device)
         self.fixed_z = torch.randn(SAMPLE_COUNT, args.latent_dim, generator=torch.Generator().manual_seed(args.seed))
         self.gen, self.disc, self.opt_g, self.opt_d = gen, disc, opt_g, opt_d
+        self.ema = EMA(gen, args.ema_decay)
         self.restore()
+        self.ema.model.to(self.device)
         self.gen, self.disc, self.opt_g, self.opt_d = self.accelerator.prepare(gen, disc, opt_g, opt_d)
 
     def train_step(self, step: int) -> list[float]:
         real, z, rng = self.draw_batch(step)
-        return self.update(real, z, rng)
+        losses_of_step = self.update(real, z, rng)
+        # (3) The EMA follows G after every G step.
+        self.ema.update(self.accelerator.unwrap_model(self.gen), step)
+        return losses_of_step
 
     def draw_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
         """The real images (B, 3, S, S), latents (B, latent_dim) and random generator of step `step`."""
@@ -103,23 +116,24 @@ class DCGANTrainer(GANTrainer):
 
     @torch.no_grad()
     def sample_grid(self):
-        gen = self.accelerator.unwrap_model(self.gen)
-        return make_grid(gen(self.fixed_z.to(self.device)).float(), columns=4)
+        return make_grid(self.ema.model(self.fixed_z.to(self.device)).float(), columns=4)
 
     def state_dict(self) -> dict:
         unwrap = self.accelerator.unwrap_model
-        return {"gen": unwrap(self.gen).state_dict(), "disc": unwrap(self.disc).state_dict(),
+        return {"gen": unwrap(self.gen).state_dict(), "gen_ema": self.ema.model.state_dict(),
+                "disc": unwrap(self.disc).state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "fixed_z": self.fixed_z}
 
     def load_state_dict(self, state: dict) -> None:
         self.gen.load_state_dict(state["gen"])
+        self.ema.model.load_state_dict(state["gen_ema"])
         self.disc.load_state_dict(state["disc"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.fixed_z = state["fixed_z"]
 
     def export_model(self) -> DCGenerator:
-        return self.accelerator.unwrap_model(self.gen)
+        return self.ema.model
 
     def data_facts(self) -> dict:
         return {"images": len(self.data)}

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from gan_demo.augment import basic
 from gan_demo.inference import load_cyclegan, load_generator
 from gan_demo.latents import z_batch
+from train.augment import basic
 from train.bundle import RUNS
 from train.data import load_image_folder
 from train.errors import UserError, main

@@ -23,7 +23,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from gan_demo import hub, runtime
-from gan_demo.augment import AUGMENTATIONS
+from train.augment import AUGMENTATIONS
 from train.errors import UserError
 from train.model_card import device_description, model_card
 from train.run_folder import RunFolder
@@ -38,6 +38,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, sample_every: int, che
                         help="real-image augmentation: basic (resize) or deluxe (crop, flip, colour jitter)")
     parser.add_argument("--diffaug", action="store_true",
                         help="DiffAugment (colour, translation, cutout) on real and fake images")
+    parser.add_argument("--holdout", type=float, default=0.0,
+                        help="share of each image folder kept out of training for evaluation, the same files "
+                             "in every run (chosen by a hash of their names); train.evaluate tests on them")
     parser.add_argument("--image-size", type=int, default=64, help="training resolution in pixels")
     parser.add_argument("--conv-dim", type=int, default=32, help="channel width of the first/last conv layers")
     parser.add_argument("--sample-every", type=int, default=sample_every, help="write a sample grid every N steps")
@@ -59,6 +62,14 @@ def check_positive(args: argparse.Namespace, *names: str, or_zero: bool = False)
         value = getattr(args, name)
         if value < 0 or (value == 0 and not or_zero):
             raise UserError(f"--{name.replace('_', '-')} must be {'0 or ' if or_zero else ''}positive, got {value}")
+
+
+def check_fraction(args: argparse.Namespace, *names: str) -> None:
+    """One clear line for the first flag outside [0, 1) (NaN included)."""
+    for name in names:
+        value = getattr(args, name)
+        if not 0 <= value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 0 and below 1, got {value}")
 
 
 def adam(parameters, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:

@@ -1,8 +1,9 @@
-"""The networks of gan-demo. Each exported class is an `nn.Module` with `PyTorchModelHubMixin`, so
-its constructor arguments travel as config.json next to safetensors weights, and
-`save_pretrained` / `from_pretrained` / `push_to_hub` work on it."""
+"""The generators a gan-demo user loads. Each is an `nn.Module` with `PyTorchModelHubMixin`, so its
+constructor arguments travel as config.json next to safetensors weights, and `save_pretrained` /
+`from_pretrained` / `push_to_hub` work on it. (The discriminators are training-only: train/discriminators.py.)"""
 
-from gan_demo.models.cyclegan import CycleGAN, CycleGenerator, PatchDiscriminator
-from gan_demo.models.dcgan import DCDiscriminator, DCGenerator
+from gan_demo.models.cyclegan import CycleGAN, CycleGenerator
+from gan_demo.models.dcgan import DCGenerator
+from gan_demo.models.export_format import FORMAT_VERSION, ExportFormatError
 
-__all__ = ["DCGenerator", "DCDiscriminator", "CycleGenerator", "PatchDiscriminator", "CycleGAN"]
+__all__ = ["DCGenerator", "CycleGenerator", "CycleGAN", "FORMAT_VERSION", "ExportFormatError"]

@@ -1,6 +1,6 @@
-"""DCGAN networks: a generator mapping a latent vector z ~ N(0, I) to an image in [-1, 1], and a
-discriminator giving one realness score per image. The building blocks (`up_block`,
-`down_block`, `downsampling_stack`) are shared with the CycleGAN networks in `cyclegan.py`.
+"""The DCGAN generator: a latent vector z ~ N(0, I) in, an image in [-1, 1] out, and the pieces the
+other networks reuse: the N(0, 0.02) initialisation and the upsampling block of the CycleGAN decoder.
+(The discriminators are training-only and live in train/discriminators.py.)
 
 Shapes in comments are for the defaults: image_size 64, conv_dim 32 (written c), latent_dim 100.
 """
@@ -8,10 +8,9 @@ Shapes in comments are for the defaults: image_size 64, conv_dim 32 (written c),
 import math
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-HUB_METADATA = dict(library_name="gan-demo", license="mit")
+from gan_demo.models.export_format import FORMAT_VERSION, HUB_METADATA, VersionedHubMixin
 
 
 def check_power_of_two(image_size: int, smallest: int = 8) -> None:
@@ -20,9 +19,22 @@ def check_power_of_two(image_size: int, smallest: int = 8) -> None:
         raise ValueError(f"image size must be a power of two >= {smallest}, got {image_size}")
 
 
+def init_weights(module: nn.Module) -> None:
+    """The DCGAN paper's initialisation, also the CycleGAN reference's: convolution weights from
+    N(0, 0.02), normalisation scales from N(1, 0.02), every bias 0. Use with `network.apply`."""
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.InstanceNorm2d | nn.BatchNorm2d) and module.affine:
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
 def up_block(in_channels: int, out_channels: int) -> nn.Sequential:
     """Double the spatial size: nearest-neighbour upsampling, then a 3x3 convolution, instance norm
-    and ReLU. (Upsample + conv avoids the checkerboard artefacts of strided transposed convs.)"""
+    and ReLU. (Upsample + conv avoids the checkerboard artefacts of strided transposed convs.) The
+    convolution has no bias: instance norm subtracts the per-channel mean, which would cancel it."""
     return nn.Sequential(
         nn.Upsample(scale_factor=2, mode="nearest"),
         nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
@@ -31,33 +43,16 @@ def up_block(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
-def down_block(in_channels: int, out_channels: int, normalize: bool = True) -> nn.Sequential:
-    """Halve the spatial size: a kernel-4, stride-2, padding-1 convolution, instance norm, LeakyReLU(0.2)."""
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1)]
-    if normalize:
-        layers.append(nn.InstanceNorm2d(out_channels, affine=True))
-    layers.append(nn.LeakyReLU(0.2, inplace=True))
-    return nn.Sequential(*layers)
-
-
-def downsampling_stack(conv_dim: int, n_layers: int) -> tuple[nn.Sequential, int]:
-    """`n_layers` down blocks from RGB, doubling the channels each time (no norm on the first,
-    as in the DCGAN paper). Returns the stack and its number of output channels."""
-    layers, channels = [down_block(3, conv_dim, normalize=False)], conv_dim
-    for _ in range(n_layers - 1):
-        layers.append(down_block(channels, channels * 2))
-        channels *= 2
-    return nn.Sequential(*layers), channels
-
-
-class DCGenerator(nn.Module, PyTorchModelHubMixin, **HUB_METADATA, pipeline_tag="unconditional-image-generation",
+class DCGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="unconditional-image-generation",
                   tags=["gan", "dcgan", "pytorch", "image-generation"]):
     """z (B, latent_dim) or (B, latent_dim, 1, 1) -> image (B, 3, image_size, image_size) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int = 100, conv_dim: int = 32, image_size: int = 64):
+    def __init__(self, latent_dim: int = 100, conv_dim: int = 32, image_size: int = 64,
+                 format_version: int = FORMAT_VERSION):
         super().__init__()
         check_power_of_two(image_size)
         self.latent_dim, self.conv_dim, self.image_size = latent_dim, conv_dim, image_size
+        self.format_version = format_version
         n_up = int(math.log2(image_size // 4))  # 4 up blocks take 4x4 to 64x64
         channels = conv_dim * 2 ** (n_up - 1)  # 8c at 64 px: the widest layer is the smallest
 
@@ -77,22 +72,8 @@ class DCGenerator(nn.Module, PyTorchModelHubMixin, **HUB_METADATA, pipeline_tag=
             nn.Conv2d(channels, 3, kernel_size=3, padding=1),
             nn.Tanh(),
         )  # (B, 3, 64, 64) in [-1, 1]
+        self.apply(init_weights)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         z = z.reshape(z.shape[0], self.latent_dim, 1, 1)  # (B, latent_dim, 1, 1)
         return self.to_rgb(self.blocks(self.stem(z)))
-
-
-class DCDiscriminator(nn.Module, PyTorchModelHubMixin, **HUB_METADATA, tags=["gan", "dcgan", "pytorch"]):
-    """image (B, 3, image_size, image_size) -> one unbounded realness score per image, (B,)."""
-
-    def __init__(self, conv_dim: int = 32, image_size: int = 64):
-        super().__init__()
-        check_power_of_two(image_size)
-        self.conv_dim, self.image_size = conv_dim, image_size
-        # (B, 3, 64, 64) -> (B, c, 32, 32) -> (B, 2c, 16, 16) -> (B, 4c, 8, 8) -> (B, 8c, 4, 4)
-        self.features, channels = downsampling_stack(conv_dim, n_layers=int(math.log2(image_size // 4)))
-        self.score = nn.Conv2d(channels, 1, kernel_size=4, stride=1, padding=0)  # (B, 1, 1, 1)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.score(self.features(images)).flatten()  # (B,)
