@@ -142,12 +142,9 @@ def test_page_config_lists_the_models_and_their_sources(client):
 
 def test_app_builds_with_no_model_at_all(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_DEMO_CHECKPOINTS", str(tmp_path))
-    app.model_table.cache_clear()
-    try:
-        demo = app.build_demo()
-        assert isinstance(demo, gr.Blocks)
-        assert all(resolved is None for _, resolved, _ in app.model_table())
-        with pytest.raises(gr.Error, match="not available"):
-            app.sample_cats("dcgan-grumpy-basic", 0, 1.0, 4, *[0.0] * app.DIRECTION_SLIDERS)
-    finally:
-        app.model_table.cache_clear()
+    monkeypatch.setattr(app, "registry", app.registry)  # build_demo replaces it; put the old one back after
+    demo = app.build_demo()
+    assert isinstance(demo, gr.Blocks)
+    assert app.registry.names() == [] and len(app.registry.names(available=False)) == 7
+    with pytest.raises(gr.Error, match="not available"):
+        app.sample_cats("dcgan-grumpy-basic", 0, 1.0, 4, *[0.0] * app.DIRECTION_SLIDERS)
