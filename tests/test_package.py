@@ -1,14 +1,16 @@
-"""What the inference library promises (docs/design.md): `gan_demo` and every one of its modules import
-without training or UI dependencies (torchvision, matplotlib, accelerate, tqdm, gradio, the `train`
-package) and without changing the environment; the app's hand-written grid lays images out exactly
-as torchvision's make_grid, which training uses."""
+"""What the package promises (docs/design.md): `gan_demo` and every one of its modules import without
+training or UI dependencies (torchvision, matplotlib, accelerate, tqdm, gradio, the `train` package)
+and without changing the environment; every package the code imports is pinned in requirements*.txt;
+the app's hand-written grid lays images out exactly as torchvision's make_grid, which training uses."""
 
 import ast
 import json
 import os
 import pkgutil
+import re
 import subprocess
 import sys
+from importlib.metadata import packages_distributions
 
 import pytest
 import torch
@@ -71,6 +73,23 @@ def test_no_gan_demo_source_imports_a_forbidden_module():
     assert imported_names("import tqdm.auto\ndef f():\n    from matplotlib import pyplot\n") == {"tqdm", "matplotlib"}
     for path in sorted((ROOT / "gan_demo").rglob("*.py")):
         assert not imported_names(path.read_text()) & set(FORBIDDEN), path
+
+
+def pinned_distributions() -> set[str]:
+    """Normalised names of the `name==version` lines of requirements*.txt."""
+    lines = "".join(path.read_text() for path in ROOT.glob("requirements*.txt")).splitlines()
+    return {re.sub(r"[-_.]+", "-", line.split("==")[0]).lower() for line in lines if "==" in line}
+
+
+def test_every_imported_package_is_pinned():
+    own = {"gan_demo", "train", "benchmarks", "tests", "app"}
+    sources = [ROOT / "app.py", *(path for folder in own for path in (ROOT / folder).rglob("*.py"))]
+    imported = set().union(*(imported_names(path.read_text()) for path in sources)) - own - set(sys.stdlib_module_names)
+    distributions = packages_distributions()
+    assert {"pandas", "psutil", "gradio_client", "PIL"} <= imported
+    unpinned = {name for name in imported
+                if not {re.sub(r"[-_.]+", "-", dist).lower() for dist in distributions[name]} & pinned_distributions()}
+    assert unpinned == set()
 
 
 def test_the_app_grid_is_laid_out_like_torchvision_make_grid():
