@@ -14,7 +14,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
 import torch
 from huggingface_hub import HfApi, constants, get_token, scan_cache_dir, snapshot_download
 from huggingface_hub.errors import (
@@ -25,6 +24,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.utils import httpx  # the client's HTTP library as it exports it (httpx2 in 2.x): see below
 
 # An exported model (RUN_DIR/export, checkpoints/<name>/, a Hub repo) is exactly these files.
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md", "progress.gif", "losses.csv", "losses.png")
@@ -172,7 +172,9 @@ def translated_errors(repo_id: str, revision: str | None):
     except OfflineModeIsEnabled:
         raise HubError("HF_HUB_OFFLINE is set, so the Hub may not be asked; unset it to publish or "
                        "download") from None
-    except (httpx2.TransportError, LocalEntryNotFoundError) as error:
+    # HfApi calls let the HTTP library's transport errors (refused, timed out) through unwrapped; the
+    # alias huggingface_hub exports for that library follows it if the client changes library again.
+    except (httpx.TransportError, LocalEntryNotFoundError) as error:
         raise HubError(f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} "
                        f"({type(error).__name__}); check the network or HF_ENDPOINT, then retry") from None
     except HfHubHTTPError as error:

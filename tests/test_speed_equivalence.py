@@ -3,7 +3,7 @@ same starting weights, seed and batch they compute the same losses and the same 
 float rounding: fused Adam and channels_last convolutions round differently); bf16 autocast still
 trains; both benchmarks run end to end in their quick mode, so they cannot rot; and the app's
 output images survive concurrent identical requests (what the load benchmark found). Plus the
-thread default of gan_demo.runtime."""
+thread setting of gan_demo.runtime."""
 
 import json
 import math
@@ -131,8 +131,18 @@ def test_serve_speed_quick_runs_end_to_end(tmp_path):
     assert load["server_memory_mb"]["peak"] >= load["server_memory_mb"]["idle"] > 0
 
 
-def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
+def test_app_replaces_gradios_image_cache_writer_at_launch_on_affected_versions_only(monkeypatch):
+    original = processing_utils.save_pil_to_cache
+    monkeypatch.setattr(processing_utils, "save_pil_to_cache", original)  # put back after the test
+    assert original is not app.save_pil_to_cache_atomically  # importing app replaced nothing
+    monkeypatch.setattr(app.gr, "__version__", "7.0.0")
+    assert not app.write_output_images_atomically() and processing_utils.save_pil_to_cache is original
+    monkeypatch.setattr(app.gr, "__version__", "6.31.0")
+    assert app.write_output_images_atomically()
     assert processing_utils.save_pil_to_cache is app.save_pil_to_cache_atomically
+
+
+def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
     image = Image.new("RGB", (8, 8), "red")
     first = Path(app.save_pil_to_cache_atomically(image, str(tmp_path), format="png"))
     inode = first.stat().st_ino
@@ -142,21 +152,13 @@ def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
     assert [path.name for path in first.parent.iterdir()] == [first.name]  # no staging file left behind
 
 
-def test_threads_are_the_idle_cores_unless_omp_num_threads_is_set(monkeypatch):
-    assert runtime.busy_elsewhere() >= 0
+def test_threads_are_pytorchs_unless_asked_for():
     previous = torch.get_num_threads()
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(runtime, "available_cores", lambda: 4)
-    monkeypatch.setattr(runtime, "busy_elsewhere", lambda: 1)
     try:
+        torch.set_num_threads(3)
         runtime.configure()
-        assert torch.get_num_threads() == 3
-        monkeypatch.setattr(runtime, "busy_elsewhere", lambda: 9)
-        runtime.configure()
-        assert torch.get_num_threads() == 1
-        monkeypatch.setenv("OMP_NUM_THREADS", "2")
-        torch.set_num_threads(2)
-        runtime.configure()
+        assert torch.get_num_threads() == 3  # no count asked for: PyTorch's (OMP_NUM_THREADS or the cores) stays
+        runtime.configure(threads=2)
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
