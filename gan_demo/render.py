@@ -3,6 +3,7 @@ them into run folders; the app reads them back. Sample grids themselves are `ima
 
 import csv
 import io
+import warnings
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -11,9 +12,12 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont, ImageSequence, UnidentifiedImageError  # noqa: E402
+
+from gan_demo.imaging import MAX_PIXELS  # noqa: E402
 
 FRAME_SECONDS = 0.25
+MAX_GIF_PIXELS = 100_000_000  # all frames of a progress GIF together: 300 MB once decoded to RGB
 
 
 def label_frame(image: Image.Image, text: str) -> Image.Image:
@@ -45,18 +49,42 @@ def gif_bytes(frames: list[Image.Image], seconds_per_frame: float = FRAME_SECOND
     return buffer.getvalue()
 
 
-def read_gif_frames(path: Path) -> list[Image.Image]:
-    """Every frame of a GIF as RGB images."""
-    return [Image.fromarray(frame).convert("RGB") for frame in iio.imread(path, index=None, extension=".gif")]
+def read_gif_frames(path: Path, max_pixels: int = MAX_GIF_PIXELS) -> list[Image.Image]:
+    """Every frame of a GIF as RGB images. Frame size and count are read from the headers and checked
+    before anything is decoded: a frame over `imaging.MAX_PIXELS` or more than `max_pixels` in all
+    is a ValueError (one line), as is a file that is not a readable GIF."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=["GIF"]) as gif:
+                frame_pixels = gif.width * gif.height
+                if frame_pixels > MAX_PIXELS or frame_pixels * gif.n_frames > max_pixels:
+                    raise ValueError(f"too large to show ({gif.width}x{gif.height}, {gif.n_frames} frames)")
+                return [frame.convert("RGB") for frame in ImageSequence.Iterator(gif)]
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError("too large to show (its header claims more than Pillow's bomb limit)") from None
+    except UnidentifiedImageError:
+        raise ValueError("empty, or not a GIF") from None
+    except (OSError, SyntaxError, EOFError) as error:
+        raise ValueError(f"corrupt GIF ({(str(error) or type(error).__name__).splitlines()[0]})") from None
 
 
 def read_losses(path: Path) -> dict[str, list[float]]:
-    """losses.csv -> {column: values}; the first column is `step`."""
-    with open(path, newline="") as handle:
+    """losses.csv -> {column: values}; the first column is `step`. A missing or non-numeric value is
+    a ValueError naming its line and column."""
+    with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     if not rows:
         return {}
-    return {column: [float(row[column]) for row in rows] for column in rows[0]}
+    table: dict[str, list[float]] = {column: [] for column in rows[0]}
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        for column, values in table.items():
+            try:
+                values.append(float(row[column]))
+            except (TypeError, ValueError):
+                shown = "missing" if row[column] is None else f"{row[column][:20]!r}, not a number"
+                raise ValueError(f"line {line}: {column[:40]} is {shown}") from None
+    return table
 
 
 def smooth(values: list[float], window: int) -> np.ndarray:
