@@ -11,18 +11,22 @@ import os
 if __name__ == "__main__":  # OpenMP reads this once, when torch loads it: idle threads sleep, not spin
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # (docs/performance.md)
 
+import atexit
 import contextlib
-import hashlib
+import functools
 import html
 import json
 import logging
+import math
+import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import pandas as pd
-from gradio import processing_utils
+from gradio import processing_utils, utils
 from gradio.data_classes import ImageData
 from PIL import Image
 
@@ -35,7 +39,6 @@ DIRECTION_SLIDERS = 6
 MAX_SAMPLES = 16
 MAX_SEED = 2**31 - 1
 MODEL_SIZE, FULL_IMAGE = "model size", "full image"
-GIF_FOLDER = Path(tempfile.gettempdir()) / "gan-demo-gifs"
 GIF_MAX_AGE_SECONDS = 3600
 # The gradio versions whose save_pil_to_cache rewrites a cached file in place (checked in 6.31.0).
 GRADIO_IN_PLACE_CACHE_MAJOR = "6"
@@ -43,20 +46,129 @@ GRADIO_IN_PLACE_CACHE_MAJOR = "6"
 CSS = ".pixelated img { image-rendering: pixelated; object-fit: contain; width: 100%; height: 100%; }"
 
 
+NOT_AN_IMAGE = "This is not an image: send an uploaded file's path or a data: URL."
+
+
 class CheckedImage(gr.Image):
-    """gr.Image whose uploads are opened by gan_demo (EXIF, alpha, 16-bit, first frame) and refused
-    with a message in the UI when over 20 MB or 25 megapixels, not an image, or corrupt; the stock
-    component would decode them itself and fail without saying why."""
+    """gr.Image that reads only what the request itself carried, and reads it through gan_demo (EXIF,
+    alpha, 16-bit, first frame): a file in Gradio's upload folder, or a data: URL. Anything over
+    20 MB or 25 megapixels (from the header, before decoding), not an image, or corrupt is refused
+    with one line in the UI; the stock component would decode it whole and fail without saying why.
+
+    The path check is `screen`, called from `screen_then_move_files_to_cache` before Gradio itself
+    looks at the payload: gradio 6.31 checks a path against its upload folder only when the payload
+    carries `meta: {"_type": "gradio.FileData"}`, and passes `{"path": "/any/file"}` without it
+    straight to `preprocess`, which opened it (any file the server can read, an existence oracle, a
+    FIFO that blocks a worker). Even with `meta`, Gradio stat()s and resolves the path first."""
 
     is_template = True  # rendered by the stock Image frontend
 
+    def screen(self, payload: object) -> dict | None:
+        """The payload reduced to what `preprocess` may read, decided from the strings alone (nothing
+        at the path is touched, so every refused path gets the same answer): a path inside Gradio's
+        upload folder, or a data: URL. Without `meta`, Gradio passes it on untouched."""
+        if payload is None:
+            return None
+        if not isinstance(payload, dict):
+            raise refusal(NOT_AN_IMAGE, "Cannot use this image")
+        path, url = payload.get("path"), payload.get("url")
+        if isinstance(url, str) and url.startswith("data:"):
+            return {"url": url}
+        if not isinstance(path, str):
+            raise refusal(NOT_AN_IMAGE, "Cannot use this image")
+        if not in_upload_folder(path):
+            raise refusal(inference.NOT_UPLOADED, "Cannot use this image")
+        return {"path": path}
+
     def preprocess(self, payload: ImageData | None) -> Image.Image | None:
-        if payload is None or payload.path is None:
-            return super().preprocess(payload)
+        if payload is None:
+            return None
         try:
+            if payload.url and payload.url.startswith("data:"):
+                return inference.open_data_url(payload.url)
             return inference.open_upload(payload.path)
         except ImageError as error:
             raise refusal(error, "Cannot use this image") from None
+
+
+def in_upload_folder(path: str) -> bool:
+    """Whether `path` names something inside Gradio's upload folder, from the string alone (`..`
+    collapsed, relative paths taken from the working folder); symbolic links inside that folder are
+    refused when the file is opened (O_NOFOLLOW)."""
+    candidate = os.path.abspath(path)
+    folder = utils.get_upload_folder()
+    return any(os.path.commonpath([candidate, root]) == root
+               for root in {os.path.abspath(folder), os.path.realpath(folder)})
+
+
+gradio_move_files_to_cache = processing_utils.async_move_files_to_cache
+
+
+async def screen_then_move_files_to_cache(data: Any, block: gr.blocks.Block, postprocess: bool = False,
+                                          **options: Any) -> Any:
+    """gradio's `async_move_files_to_cache` (its first step with every input payload, see
+    `gr.Blocks.preprocess_data`) with `CheckedImage.screen` run before it on image inputs."""
+    if isinstance(block, CheckedImage) and not postprocess:
+        data = block.screen(data)
+    return await gradio_move_files_to_cache(data, block, postprocess=postprocess, **options)
+
+
+processing_utils.async_move_files_to_cache = screen_then_move_files_to_cache  # blocks.py looks it up there
+
+
+class CheckedNumber(gr.Number):
+    """gr.Number that refuses NaN, infinities, text, lists and out-of-range values in one line saying
+    what is wrong (the stock one passes NaN on, or fails with no message). An empty box is None."""
+
+    is_template = True
+
+    def preprocess(self, payload: float | None) -> float | int | None:
+        return super().preprocess(checked_number(payload, self, whole=self.precision == 0, allow_empty=True))
+
+
+class CheckedSlider(gr.Slider):
+    """gr.Slider with CheckedNumber's checks; whole steps from a whole minimum mean whole numbers."""
+
+    is_template = True
+
+    def preprocess(self, payload: float) -> float:
+        whole = float(self.step).is_integer() and float(self.minimum).is_integer()
+        return super().preprocess(checked_number(payload, self, whole=whole, allow_empty=False))
+
+
+def checked_number(value: object, component: gr.Number | gr.Slider, whole: bool,
+                   allow_empty: bool) -> float | int | None:
+    """`value` when it is a finite number in the component's range (and whole, if asked); otherwise a
+    refusal naming the component by its label: "seed must be a whole number from 0 to 10, not NaN"."""
+    if value is None and allow_empty:
+        return None
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if (is_number and (isinstance(value, int) or math.isfinite(value))
+            and (component.minimum is None or value >= component.minimum)
+            and (component.maximum is None or value <= component.maximum)
+            and (not whole or isinstance(value, int) or value.is_integer())):
+        return value
+    kind = "a whole number" if whole else "a number"
+    bounds = f" from {plain(component.minimum)} to {plain(component.maximum)}" if component.maximum is not None else ""
+    raise refusal(f"{component.label} must be {kind}{bounds}, not {described(value)}", "Invalid value")
+
+
+def plain(number: float) -> str:
+    """2147483647 rather than 2.14748e+09, 0.5 rather than 0.500000."""
+    return str(number) if isinstance(number, int) or not number.is_integer() else str(int(number))
+
+
+def described(value: object) -> str:
+    """A value as the message quotes it: short, and never an object's repr."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("infinity" if value > 0 else "-infinity")
+    if isinstance(value, (int, float)):
+        return plain(value)
+    return {str: "text", list: "a list", dict: "an object"}.get(type(value), "another kind of value")
 
 
 def save_pil_to_cache_atomically(img: Image.Image, cache_dir: str, name: str = "image", format: str = "webp") -> str:
@@ -162,19 +274,29 @@ def show_progress(run: str, iteration: float) -> tuple[str, Image.Image, pd.Data
     frame, _ = record.frame_at(iteration)  # the frame shows its iteration in its corner
     variants = []
     for resolved in available("dcgan", with_progress=True):
-        variant_frame, variant_step = progress.load_run(resolved.progress_folder).frame_at(iteration)
-        variants.append((variant_frame, f"{resolved.label} (iteration {variant_step})"))
+        variant, _ = progress_or_reason(resolved)
+        if variant:
+            variant_frame, variant_step = variant.frame_at(iteration)
+            variants.append((variant_frame, f"{resolved.label} (iteration {variant_step})"))
     plot = pd.DataFrame(progress.loss_table(record.losses))
     return str(record.gif_path), frame, plot, record.settings, variants
 
 
-def iteration_slider(run: str | None, maximum: int | None = None) -> gr.Slider:
+def iteration_slider(run: str | None, maximum: int | None = None) -> CheckedSlider:
     """The iteration slider fitted to `run`'s frames, set to its last one. Built with `maximum`, the
     largest iteration of any run, because API calls are checked against the slider as first built."""
     steps = run_progress(run).steps if run else (0, 1)
-    spacing = steps[1] - steps[0] if len(steps) > 1 else 1
-    return gr.Slider(minimum=0 if maximum else steps[0], maximum=maximum or steps[-1], step=spacing,
-                     value=steps[-1], label="iteration", elem_id="iteration")
+    spacing = max(1, steps[1] - steps[0]) if len(steps) > 1 else 1
+    return CheckedSlider(minimum=0 if maximum else steps[0], maximum=maximum or steps[-1], step=spacing,
+                         value=steps[-1], label="iteration", elem_id="iteration")
+
+
+def progress_note(runs: list[tuple[catalog.RegisteredModel, progress.RunProgress | None, str]]) -> str:
+    """What the Training progress tab cannot show, run by run, and why."""
+    lines = [f"- `{resolved.name}`: progress unavailable ({reason})" for resolved, _, reason in runs if reason]
+    lines += [f"- `{resolved.name}`: {problem}" for resolved, record, _ in runs if record
+              for problem in record.problems]
+    return "\n".join(lines)
 
 
 # -- small helpers ---------------------------------------------------------------------------------
@@ -183,8 +305,19 @@ def iteration_slider(run: str | None, maximum: int | None = None) -> gr.Slider:
 def run_progress(run: str) -> progress.RunProgress:
     for resolved in available(with_progress=True):
         if resolved.name == run:
-            return progress.load_run(resolved.progress_folder)
-    raise gr.Error(f"No training progress for {run!r}.")
+            record, reason = progress_or_reason(resolved)
+            if record:
+                return record
+            raise refusal(f"No training progress for {run}: {reason}", "Progress unavailable")
+    raise refusal(f"No training progress for {run}.", "Progress unavailable")
+
+
+def progress_or_reason(resolved: catalog.RegisteredModel) -> tuple[progress.RunProgress | None, str]:
+    """A model's training progress, or None and why it cannot be shown (a broken progress.gif)."""
+    try:
+        return progress.load_run(resolved.progress_folder), ""
+    except progress.ProgressError as error:
+        return None, str(error)
 
 
 def available(kind: str | None = None, with_progress: bool = False) -> list[catalog.RegisteredModel]:
@@ -200,18 +333,30 @@ def models_markdown() -> str:
     return "\n".join(lines)
 
 
+@functools.cache
+def gif_folder() -> Path:
+    """This process's folder for interpolation GIFs: made by mkdtemp (a fresh random name, mode 0700)
+    and removed at exit. A fixed, shared path under /tmp could be a symbolic link planted by another
+    user of the machine, or hold files planted under the names it writes."""
+    folder = Path(tempfile.mkdtemp(prefix="gan-demo-gifs-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def gif_file(data: bytes) -> str:
-    """GIF bytes as a file gradio can serve (gr.Image keeps a GIF path animated). Named by content, so
-    the same GIF is written once; GIFs older than an hour are deleted, gradio has its own copy by then."""
-    GIF_FOLDER.mkdir(exist_ok=True)
+    """GIF bytes as a file gradio can serve (gr.Image keeps a GIF path animated), created exclusively
+    (O_EXCL: never through an existing file or link); GIFs older than an hour are deleted, gradio has
+    its own copy by then."""
+    folder = gif_folder()
     cutoff = time.time() - GIF_MAX_AGE_SECONDS
-    for old in GIF_FOLDER.glob("*.gif"):
+    for old in folder.glob("*.gif"):
         with contextlib.suppress(OSError):  # another request may be deleting it too
             if old.stat().st_mtime < cutoff:
                 old.unlink()
-    path = GIF_FOLDER / f"{hashlib.sha256(data).hexdigest()[:20]}.gif"
-    path.write_bytes(data)
-    return str(path)
+    descriptor, path = tempfile.mkstemp(suffix=".gif", dir=folder)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    return path
 
 
 def translation_examples() -> list[list[str]]:
@@ -238,7 +383,12 @@ def build_demo() -> gr.Blocks:
     # With no model of a kind at all, list them all anyway: choosing one then says why it is unavailable.
     dcgans = available("dcgan") or registry.models("dcgan", available=False)
     default_dcgan = catalog.DEFAULT_DCGAN if catalog.DEFAULT_DCGAN in [e.name for e in dcgans] else dcgans[0].name
-    runs = available(with_progress=True)
+    progress_runs = [(resolved, *progress_or_reason(resolved)) for resolved in available(with_progress=True)]
+    runs = [(resolved, record) for resolved, record, _ in progress_runs if record]
+    # A run whose GIF is broken stays in the menu, named unavailable: choosing it says why.
+    run_choices = [(f"{resolved.name} ({resolved.label})", resolved.name) for resolved, _ in runs] + [
+        (f"{resolved.name} (progress unavailable)", resolved.name)
+        for resolved, record, _ in progress_runs if not record]
     loaded = set(registry.names("cyclegan"))
     directions = [choice.label for choice in registry.translation_choices(available=False)
                   if choice.model_name in loaded or not loaded]
@@ -252,15 +402,15 @@ def build_demo() -> gr.Blocks:
                     variant = gr.Dropdown(choices_of(dcgans), value=default_dcgan,
                                           label="DCGAN variant (training augmentation)")
                     with gr.Row():
-                        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", scale=3)
+                        seed = CheckedNumber(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", scale=3)
                         dice = gr.Button("Random seed", scale=1, min_width=80, elem_id="dice")
-                    truncation = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="truncation",
+                    truncation = CheckedSlider(0.0, 1.0, value=1.0, step=0.05, label="truncation",
                                            info="lower: more typical cats, less variety")
-                    count = gr.Slider(1, MAX_SAMPLES, value=MAX_SAMPLES, step=1, label="number of samples")
+                    count = CheckedSlider(1, MAX_SAMPLES, value=MAX_SAMPLES, step=1, label="number of samples")
                     with gr.Accordion("Latent directions", open=True):
                         gr.Markdown("Principal directions of the generator's first block (GANSpace), strongest "
                                     "first; in standard deviations of z. Applied on release.")
-                        sliders = [gr.Slider(-3, 3, value=0, step=0.1, label=f"direction {index + 1}",
+                        sliders = [CheckedSlider(-3, 3, value=0, step=0.1, label=f"direction {index + 1}",
                                              elem_id=f"direction-{index + 1}") for index in range(DIRECTION_SLIDERS)]
                         reset = gr.Button("Reset directions", size="sm")
                 with gr.Column(scale=2):
@@ -273,8 +423,8 @@ def build_demo() -> gr.Blocks:
                                         elem_classes=["pixelated"], elem_id="comparison")
             with gr.Accordion("Interpolate between two seeds (spherical)", open=True):
                 with gr.Row():
-                    seed_end = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="to seed")
-                    frames = gr.Slider(4, 48, value=24, step=1, label="frames")
+                    seed_end = CheckedNumber(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="to seed")
+                    frames = CheckedSlider(4, 48, value=24, step=1, label="frames")
                     interpolate_button = gr.Button("Make GIF")
                 animation = gr.Image(label="interpolation from the seed above", elem_classes=["pixelated"],
                                      interactive=False, height=256, elem_id="interpolation")
@@ -303,10 +453,10 @@ def build_demo() -> gr.Blocks:
 
         with gr.Tab("Training progress", elem_id="progress-tab"):
             with gr.Row():
-                run = gr.Dropdown([(f"{entry.name} ({entry.label})", entry.name) for entry in runs],
-                                  value=runs[0].name if runs else None, label="run")
-                last_steps = [run_progress(entry.name).steps[-1] for entry in runs]
-                iteration = iteration_slider(runs[0].name if runs else None, max(last_steps, default=1))
+                run = gr.Dropdown(run_choices, value=runs[0][0].name if runs else None, label="run")
+                last_steps = [record.steps[-1] for _, record in runs]
+                iteration = iteration_slider(runs[0][0].name if runs else None, max(last_steps, default=1))
+            gr.Markdown(progress_note(progress_runs), elem_id="progress-note")
             with gr.Row():
                 gif = gr.Image(label="progress GIF (fixed latents / inputs)", interactive=False, elem_id="progress-gif")
                 frame = gr.Image(label="frame at the iteration", format="png", interactive=False,

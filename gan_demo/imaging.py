@@ -6,6 +6,7 @@ an image of any format or mode, crop and resize, tensor <-> PIL, grids) goes thr
 import math
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -19,23 +20,28 @@ class ImageError(ValueError):
     """An image that cannot be used; the message is one line meant for a person."""
 
 
-def open_rgb(source: "str | Path | Image.Image", max_pixels: int = MAX_PIXELS) -> Image.Image:
+def open_rgb(source: "str | Path | BinaryIO | Image.Image", max_pixels: int = MAX_PIXELS,
+             name: str | None = None) -> Image.Image:
     """Open any PIL-readable image as RGB: EXIF orientation applied, first frame of an animation,
-    transparency flattened onto white, 16-bit and palette modes converted."""
-    name = getattr(source, "name", None) or str(source)
+    transparency flattened onto white, 16-bit and palette modes converted. The size comes from the
+    header and is checked before any pixel is decoded; `name` is how messages call the image."""
+    if name is None:
+        name = "image" if isinstance(source, Image.Image) else str(getattr(source, "name", source))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = source if isinstance(source, Image.Image) else Image.open(source)
             if image.width * image.height > max_pixels:
-                raise ImageError(f"{name}: {image.width}x{image.height} is more than "
-                                 f"{max_pixels // 1_000_000} megapixels")
+                raise ImageError(f"{name}: {image.width}x{image.height} is too large (more than "
+                                 f"{max_pixels // 1_000_000} megapixels)")
             image.seek(0)
             image = ImageOps.exif_transpose(image)
             image.load()
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own, larger limit
+        raise ImageError(f"{name}: too large (more than {max_pixels // 1_000_000} megapixels)") from None
+    except UnidentifiedImageError:
         raise ImageError(f"{name}: not a readable image") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageError(f"{name}: corrupt or unreadable image ({error})") from None

@@ -3,7 +3,11 @@ grids, through several variants at once, or as an interpolation GIF), translate 
 CycleGAN. Used by the app and by anyone scripting the models; no gradio here. Everything runs
 under `torch.inference_mode` in float32 on the CPU unless a device is given."""
 
+import base64
+import binascii
+import io
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +33,7 @@ MIN_FULL_SIZE_SIDE = 16
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DIRECTION_COUNT = 8
 DIRECTIONS = ("a2b", "b2a")
+NOT_UPLOADED = "This image was not uploaded with the request; only uploaded images are read."
 
 
 class ModelLoadError(RuntimeError):
@@ -114,14 +119,43 @@ def interpolation_gif(generator: DCGenerator, seed_start: int, seed_end: int, fr
 
 def open_upload(path: "str | Path", max_bytes: int = MAX_UPLOAD_BYTES) -> Image.Image:
     """An uploaded file as RGB, or ImageError with a one-line reason: more than `max_bytes`, more
-    than 25 megapixels, not an image, corrupt (the checks of `imaging.open_rgb` plus the file size)."""
-    size = os.path.getsize(path)
-    if size > max_bytes:
-        raise ImageError(f"{Path(path).name}: {size / 2**20:.1f} MB is more than {max_bytes / 2**20:.0f} MB")
+    than 25 megapixels, not an image, corrupt (the checks of `imaging.open_rgb` plus the file size).
+    Only a regular file is read, opened without following a symbolic link and without waiting on a
+    FIFO or a device; anything else, or nothing at `path`, is refused with NOT_UPLOADED and nothing
+    else, so the refusal tells nothing about what is there."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        return open_rgb(path)
-    except ImageError as error:  # name the file as the person knows it, not by its server-side path
-        raise ImageError(str(error).replace(str(path), Path(path).name)) from None
+        descriptor = os.open(path, flags)
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        raise ImageError(NOT_UPLOADED) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise ImageError(NOT_UPLOADED)
+    with os.fdopen(descriptor, "rb") as handle:
+        data = handle.read(max_bytes + 1)  # the size as read, not as stat()ed: a file may grow meanwhile
+    return open_image_bytes(data, Path(path).name, max_bytes)
+
+
+def open_data_url(url: str, max_bytes: int = MAX_UPLOAD_BYTES, name: str = "pasted image") -> Image.Image:
+    """A base64 `data:` URL (what a pasted image or an API call may send instead of an upload) as RGB,
+    with the checks of `open_upload`; its length is checked before it is decoded."""
+    header, _, encoded = url.partition(",")
+    if not header.startswith("data:") or not header.endswith(";base64"):
+        raise ImageError(f"{name}: not a base64 data: URL")
+    if len(encoded) > 4 * (max_bytes // 3 + 1):  # base64 carries 3 bytes in 4 characters
+        raise ImageError(f"{name}: more than {max_bytes / 2**20:.0f} MB")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError(f"{name}: not valid base64") from None
+    return open_image_bytes(data, name, max_bytes)
+
+
+def open_image_bytes(data: bytes, name: str, max_bytes: int = MAX_UPLOAD_BYTES) -> Image.Image:
+    """Image file bytes as RGB: at most `max_bytes`, then `imaging.open_rgb`'s checks."""
+    if len(data) > max_bytes:
+        raise ImageError(f"{name}: more than {max_bytes / 2**20:.0f} MB")
+    return open_rgb(io.BytesIO(data), name=name)
 
 
 @dataclass

@@ -3,6 +3,7 @@ sliders move along) and interpolation paths. A seed always gives the same z on e
 because z is drawn from its own CPU `torch.Generator`."""
 
 import functools
+import math
 
 import torch
 
@@ -11,7 +12,10 @@ from gan_demo.models import DCGenerator
 
 def z_from_seed(seed: int, latent_dim: int = 100, truncation: float = 1.0) -> torch.Tensor:
     """z ~ N(0, I) of shape (latent_dim,) for one seed, pulled towards the mean by `truncation`
-    (1 = unchanged, 0 = the mean latent): a smaller value trades variety for typical samples."""
+    (1 = unchanged, 0 = the mean latent): a smaller value trades variety for typical samples.
+    A NaN or infinite truncation is a ValueError rather than a latent that draws a black image."""
+    if not math.isfinite(truncation):
+        raise ValueError(f"truncation must be a finite number, got {truncation}")
     generator = torch.Generator().manual_seed(int(seed))
     return torch.randn(latent_dim, generator=generator) * truncation
 
@@ -75,7 +79,9 @@ def principal_directions(generator: DCGenerator, count: int = 8, samples: int = 
 
 def move_along(z: torch.Tensor, directions: torch.Tensor, weights: "list[float] | tuple[float, ...]") -> torch.Tensor:
     """z (B, latent_dim) moved by weights[i] standard deviations along directions[i]; missing
-    weights count as 0."""
+    weights count as 0; a NaN or infinite weight is a ValueError."""
+    if not all(math.isfinite(weight) for weight in weights):
+        raise ValueError(f"direction weights must be finite numbers, got {list(weights)}")
     if not any(weights):
         return z
     weights = torch.as_tensor(list(weights), dtype=z.dtype)

@@ -1,12 +1,16 @@
 """How a bundled model learned, read back from its exported folder: the frames of its progress GIF
 and the iteration each one shows, its loss curves as a long table for an interactive plot, and its
 training settings (from the model card). The app's "Training progress" tab is built on this;
-training writes these files (train/run_folder.py, train/model_card.py)."""
+training writes these files (train/run_folder.py, train/model_card.py). Those files may be broken
+or hostile (an empty or corrupt GIF, a GIF whose header claims 65535x65535, a non-numeric losses.csv,
+a card that is not UTF-8 or holds odd values): a run without readable frames raises ProgressError
+with one line, and a run whose frames read but whose losses do not lists that in `problems`."""
 
 import bisect
 import csv
 import functools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,18 +20,25 @@ from PIL import Image
 
 from gan_demo.render import read_gif_frames
 
+MAX_CARD_BYTES = 1_000_000  # a model card is a few kB; a larger one is read only this far
 SETTINGS_BLOCK = re.compile(r"## Training settings\s+```json\s*(\{.*?\})\s*```", re.DOTALL)
+
+
+class ProgressError(ValueError):
+    """A run whose progress cannot be shown; the message is one line naming the file and why."""
 
 
 @dataclass(frozen=True)
 class RunProgress:
-    """One run as the app shows it. `steps[i]` is the iteration of `frames[i]`."""
+    """One run as the app shows it. `steps[i]` is the iteration of `frames[i]`; `problems` says
+    what could not be read (its losses) while the frames could."""
 
     folder: Path
     frames: tuple[Image.Image, ...]
     steps: tuple[int, ...]
     losses: dict[str, list[float]]
     settings: dict
+    problems: tuple[str, ...] = ()
 
     @property
     def gif_path(self) -> Path:
@@ -46,18 +57,31 @@ def has_progress(folder: "str | Path") -> bool:
 
 def load_run(folder: "str | Path") -> RunProgress:
     """Read a run folder (an export or checkpoints/<name>/ with progress.gif, losses.csv and README.md);
-    cached until its progress.gif changes, so a model copied in while the app runs shows up."""
+    cached until its progress.gif changes, so a model copied in while the app runs shows up.
+    ProgressError when its progress.gif is missing or unreadable."""
     folder = Path(folder)
-    return load_run_cached(str(folder), (folder / "progress.gif").stat().st_mtime_ns)
+    try:
+        modified = (folder / "progress.gif").stat().st_mtime_ns
+    except OSError:
+        raise ProgressError("progress.gif: missing") from None
+    return load_run_cached(str(folder), modified)
 
 
 @functools.lru_cache(maxsize=16)
 def load_run_cached(folder: str, gif_mtime: int) -> RunProgress:
     path = Path(folder)
-    frames = tuple(read_gif_frames(path / "progress.gif"))
+    try:
+        frames = tuple(read_gif_frames(path / "progress.gif"))
+    except (OSError, ValueError) as error:
+        raise ProgressError(f"progress.gif: {error}") from None
     settings = training_settings(path)
-    losses = read_losses(path / "losses.csv") if (path / "losses.csv").is_file() else {}
-    return RunProgress(path, frames, frame_steps(len(frames), settings, losses), losses, settings)
+    losses, problems = {}, []
+    if (path / "losses.csv").is_file():
+        try:
+            losses = read_losses(path / "losses.csv")
+        except (OSError, ValueError, csv.Error) as error:  # UnicodeDecodeError is a ValueError
+            problems.append(f"losses.csv: {str(error).splitlines()[0]}")
+    return RunProgress(path, frames, frame_steps(len(frames), settings, losses), losses, settings, tuple(problems))
 
 
 def read_losses(path: "str | Path") -> dict[str, list[float]]:
@@ -65,7 +89,7 @@ def read_losses(path: "str | Path") -> dict[str, list[float]]:
     plot, the model card, the bundle table, resuming). A row with the wrong number of fields or a
     value that is not a number (the tail of a file cut off mid-write) is skipped; {} for a file
     without a header."""
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
         columns: dict[str, list[float]] = {name: [] for name in header}
@@ -91,25 +115,34 @@ def smooth(values: list[float], window: int) -> np.ndarray:
 
 def frame_steps(count: int, settings: dict, losses: dict[str, list[float]]) -> tuple[int, ...]:
     """Training writes a frame every `sample_every` steps and one at the last step, so frame i shows
-    iteration min(sample_every * (i + 1), iters). Without settings, frames are spread evenly over
-    the logged steps."""
+    iteration min(sample_every * (i + 1), iters). Without usable settings (positive whole numbers),
+    frames are spread evenly over the logged steps."""
     every, total = settings.get("sample_every"), settings.get("iters")
-    if every and total:
+    if positive_integer(every) and positive_integer(total):
         return tuple(min(every * (index + 1), total) for index in range(count))
-    last = int(losses["step"][-1]) if losses.get("step") else count
+    logged = losses.get("step", [])
+    last = int(logged[-1]) if logged and math.isfinite(logged[-1]) and logged[-1] >= 1 else count
     return tuple(round(last * (index + 1) / count) for index in range(count))
+
+
+def positive_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def training_settings(folder: "str | Path") -> dict:
     """The training settings a model card records (its "Training settings" JSON block), or {}."""
     card = Path(folder) / "README.md"
-    match = SETTINGS_BLOCK.search(card.read_text(encoding="utf-8")) if card.is_file() else None
-    if not match:
-        return {}
     try:
-        return json.loads(match.group(1))
-    except json.JSONDecodeError:
+        with open(card, "rb") as handle:
+            text = handle.read(MAX_CARD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
         return {}
+    match = SETTINGS_BLOCK.search(text)
+    try:
+        settings = json.loads(match.group(1)) if match else {}
+    except (json.JSONDecodeError, RecursionError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
 
 
 def loss_table(losses: dict[str, list[float]], max_points: int = 300) -> dict[str, list]:
@@ -118,6 +151,8 @@ def loss_table(losses: dict[str, list[float]], max_points: int = 300) -> dict[st
     so a 6400-step run stays light in the browser."""
     steps = losses.get("step", [])
     table: dict[str, list] = {"iteration": [], "loss": [], "term": []}
+    if not steps:  # nothing to put on the x axis
+        return table
     window = max(1, len(steps) // 100)
     for term, values in losses.items():
         if term == "step":
@@ -126,6 +161,8 @@ def loss_table(losses: dict[str, list[float]], max_points: int = 300) -> dict[st
         curve_steps = steps[len(steps) - len(curve):]
         stride = max(1, -(-len(curve) // max_points))  # ceiling division
         for index in range(0, len(curve), stride):
+            if not (math.isfinite(curve[index]) and math.isfinite(curve_steps[index])):  # nor in JSON
+                continue
             table["iteration"].append(int(curve_steps[index]))
             table["loss"].append(float(curve[index]))
             table["term"].append(term)

@@ -3,13 +3,17 @@ back and draws interpolation GIFs. Sample grids are `imaging.make_grid`; loss pl
 (train/plots.py)."""
 
 import io
+import warnings
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageSequence, UnidentifiedImageError
+
+from gan_demo.imaging import MAX_PIXELS
 
 FRAME_SECONDS = 0.25
+MAX_GIF_PIXELS = 100_000_000  # all frames of a progress GIF together: 300 MB once decoded to RGB
 
 
 def label_frame(image: Image.Image, text: str) -> Image.Image:
@@ -41,6 +45,21 @@ def gif_bytes(frames: list[Image.Image], seconds_per_frame: float = FRAME_SECOND
     return buffer.getvalue()
 
 
-def read_gif_frames(path: Path) -> list[Image.Image]:
-    """Every frame of a GIF as RGB images."""
-    return [Image.fromarray(frame).convert("RGB") for frame in iio.imread(path, index=None, extension=".gif")]
+def read_gif_frames(path: Path, max_pixels: int = MAX_GIF_PIXELS) -> list[Image.Image]:
+    """Every frame of a GIF as RGB images. Frame size and count are read from the headers and checked
+    before anything is decoded: a frame over `imaging.MAX_PIXELS` or more than `max_pixels` in all
+    is a ValueError (one line), as is a file that is not a readable GIF."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=["GIF"]) as gif:
+                frame_pixels = gif.width * gif.height
+                if frame_pixels > MAX_PIXELS or frame_pixels * gif.n_frames > max_pixels:
+                    raise ValueError(f"too large to show ({gif.width}x{gif.height}, {gif.n_frames} frames)")
+                return [frame.convert("RGB") for frame in ImageSequence.Iterator(gif)]
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError("too large to show (its header claims more than Pillow's bomb limit)") from None
+    except UnidentifiedImageError:
+        raise ValueError("empty, or not a GIF") from None
+    except (OSError, SyntaxError, EOFError) as error:
+        raise ValueError(f"corrupt GIF ({(str(error) or type(error).__name__).splitlines()[0]})") from None

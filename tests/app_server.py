@@ -5,6 +5,8 @@ checkpoints/ (with progress GIFs, losses and model cards, so every tab has somet
 import contextlib
 import json
 import os
+import struct
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,14 +55,30 @@ def write_progress(folder: Path, seed: int) -> None:
     (folder / "README.md").write_text(f"# tiny test model\n\n## Training settings\n\n```json\n{settings}\n```\n")
 
 
+def crafted_gif(width: int, height: int) -> bytes:
+    """A GIF whose header claims width x height, with one pixel of image data: small on disk, and
+    width * height bytes to whoever decodes it."""
+    screen = struct.pack("<HHBBB", width, height, 0x80, 0, 0) + bytes(3) + b"\xff\xff\xff"  # 2-colour table
+    image = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x4c\x01\x00"
+    return b"GIF89a" + screen + image + b"\x3b"
+
+
 @contextlib.contextmanager
 def serve_app(checkpoints: Path | None, startup_timeout: float = 120) -> Iterator[str]:
     """`python app.py` on a free port, offline, with `checkpoints` as the bundled folder (None: the
     repository's own checkpoints/); yields the URL once the page answers, stops the server after."""
-    env = {**SUBPROCESS_ENV, "OMP_NUM_THREADS": "2"}
+    with serve_app_process(checkpoints, startup_timeout=startup_timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def serve_app_process(checkpoints: Path | None, extra_env: dict[str, str] | None = None,
+                      startup_timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`serve_app` with `extra_env` added to the server's environment, yielding (URL, server process)."""
+    env = {**SUBPROCESS_ENV, "OMP_NUM_THREADS": "2", **(extra_env or {})}
     env.pop("GAN_DEMO_CHECKPOINTS", None)
     if checkpoints is not None:
         env["GAN_DEMO_CHECKPOINTS"] = str(checkpoints)
     log_folder = Path(os.environ.get("TMPDIR", "/tmp"))
-    with gradio_server([sys.executable, "app.py"], env, log_folder, startup_timeout) as (url, _):
-        yield url
+    with gradio_server([sys.executable, "app.py"], env, log_folder, startup_timeout) as (url, server):
+        yield url, server

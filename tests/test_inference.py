@@ -1,7 +1,11 @@
 """The inference helpers the app calls, on tiny seeded models: samples are a pure function of their
 arguments, sizes are what the UI expects, every latent-direction slider visibly moves the output,
-interpolations have the asked number of frames and end on the two seeds, uploads are checked."""
+interpolations have the asked number of frames and end on the two seeds, uploads and data: URLs are
+checked (size from the header, regular files only), NaN and infinite numbers are refused."""
 
+import base64
+import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +14,7 @@ import torch
 from PIL import Image
 
 from gan_demo import inference, latents
-from gan_demo.imaging import ImageError
+from gan_demo.imaging import ImageError, open_rgb
 from gan_demo.models import CycleGAN, DCGenerator
 from gan_demo.render import read_gif_frames
 
@@ -102,9 +106,50 @@ def test_open_upload_refuses_large_files_and_names_the_file(tmp_path: Path):
     path = tmp_path / "photo.png"
     Image.new("RGB", (8, 8)).save(path)
     assert inference.open_upload(path).size == (8, 8)
-    with pytest.raises(ImageError, match=r"photo.png: .* MB is more than"):
+    with pytest.raises(ImageError, match=r"photo.png: more than"):
         inference.open_upload(path, max_bytes=10)
     (tmp_path / "notes.txt").write_text("not an image")
     with pytest.raises(ImageError) as error:
         inference.open_upload(tmp_path / "notes.txt")
     assert str(error.value).startswith("notes.txt: ") and str(tmp_path) not in str(error.value)
+
+
+def test_open_upload_reads_only_regular_files_and_says_the_same_for_anything_else(tmp_path: Path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "photo.png")
+    os.mkfifo(tmp_path / "fifo.png")  # would block a plain open() until someone writes to it
+    (tmp_path / "link.png").symlink_to(tmp_path / "photo.png")
+    (tmp_path / "folder.png").mkdir()
+    for name in ("fifo.png", "link.png", "folder.png", "missing.png", "nul\0.png"):
+        with pytest.raises(ImageError) as error:
+            inference.open_upload(str(tmp_path / name))
+        assert str(error.value) == inference.NOT_UPLOADED
+
+
+def test_open_data_url_checks_size_before_decoding():
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), "red").save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    assert inference.open_data_url(url).size == (8, 6)
+    with pytest.raises(ImageError, match="^pasted image: more than 0 MB$"):
+        inference.open_data_url(url, max_bytes=40)
+    for bad, reason in [("data:image/png,abc", "not a base64 data: URL"),
+                        ("data:image/png;base64,@@", "not valid base64"),
+                        ("data:text/plain;base64,aGVsbG8=", "not a readable image")]:
+        with pytest.raises(ImageError, match=f"^pasted image: {reason}$"):
+            inference.open_data_url(bad)
+
+
+def test_decompression_bombs_are_too_large_and_messages_quote_no_object(tmp_path: Path):
+    Image.new("1", (15_000, 15_000)).save(tmp_path / "bomb.png")  # 225 megapixels: past Pillow's own bomb limit
+    with pytest.raises(ImageError, match="^bomb.png: too large"):
+        inference.open_upload(tmp_path / "bomb.png")
+    with pytest.raises(ImageError, match="^image: 6000x5000 is too large"):
+        open_rgb(Image.new("1", (6000, 5000)))
+
+
+def test_non_finite_truncation_and_weights_are_refused(generator):
+    for truncation, weights in [(float("nan"), ()), (float("inf"), ()), (1.0, (0.0, float("nan")))]:
+        with pytest.raises(ValueError, match="must be (a )?finite"):
+            inference.sample_grid(generator, [1], truncation, weights)
+    with pytest.raises(ValueError, match="truncation must be a finite number"):
+        inference.interpolation_frames(generator, 1, 2, 4, truncation=float("nan"))

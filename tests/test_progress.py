@@ -1,10 +1,16 @@
 """Reading a bundled run back for the Training progress tab: which iteration each GIF frame shows,
-the training settings from the model card, and a loss table light enough for the browser."""
+the training settings from the model card, and a loss table light enough for the browser; broken
+or hostile files give one-line reasons, and frames are bounded before they are decoded."""
 
+import os
 from pathlib import Path
 
+import pytest
+
 from gan_demo import progress
-from tests.app_server import TINY_SETTINGS, write_progress
+from gan_demo.progress import read_losses
+from gan_demo.render import read_gif_frames
+from tests.app_server import TINY_SETTINGS, crafted_gif, write_progress
 
 
 def test_frame_steps_follow_sample_every_and_the_last_step():
@@ -37,3 +43,55 @@ def test_loss_table_is_long_format_and_thinned():
     assert set(table) == {"iteration", "loss", "term"}
     assert table["term"].count("d") <= 300 and table["term"].count("g") <= 300
     assert set(table["loss"]) == {1.0, 2.0} and max(table["iteration"]) <= 6400
+
+
+def test_broken_gifs_raise_one_line(tmp_path: Path):
+    write_progress(tmp_path, seed=1)
+    gif = tmp_path / "progress.gif"
+    for content, reason in [(b"", "empty, or not a GIF"), (gif.read_bytes()[:3000], "corrupt GIF"),
+                            (crafted_gif(65535, 65535), "too large"), (crafted_gif(6000, 6000), "too large")]:
+        gif.write_bytes(content)
+        os.utime(gif, ns=(0, len(content) + 1))  # a new mtime each time: the cache is keyed by it
+        with pytest.raises(progress.ProgressError, match=f"^progress.gif: {reason}") as error:
+            progress.load_run(tmp_path)
+        assert "\n" not in str(error.value)
+    with pytest.raises(progress.ProgressError, match="progress.gif: missing"):
+        progress.load_run(tmp_path / "nothing-here")
+
+
+def test_gif_frames_are_bounded_in_total(tmp_path: Path):
+    write_progress(tmp_path, seed=1)  # 3 frames of 64 x 64
+    assert len(read_gif_frames(tmp_path / "progress.gif", max_pixels=3 * 64 * 64)) == 3
+    with pytest.raises(ValueError, match=r"too large to show \(64x64, 3 frames\)"):
+        read_gif_frames(tmp_path / "progress.gif", max_pixels=3 * 64 * 64 - 1)
+
+
+def test_broken_losses_and_card_leave_the_frames(tmp_path: Path):
+    write_progress(tmp_path, seed=2)
+    (tmp_path / "losses.csv").write_text("step,g\n1,0.5\n2,lots\n3\n")
+    (tmp_path / "README.md").write_bytes(b"## Training settings\n\n```json\n{\"sample_every\": 100, \"iters\": 300}"
+                                         b"\n```\n\xff\xfe")
+    run = progress.load_run(tmp_path)
+    assert len(run.frames) == 3 and run.steps == (100, 200, 300)
+    assert run.losses == {"step": [1.0], "g": [0.5]} and run.problems == ()  # rows cut off or not numbers: skipped
+    (tmp_path / "losses.csv").write_bytes(b"step,g\n1,\xff\n")
+    with pytest.raises(ValueError):  # not UTF-8: load_run lists it as a problem of the run
+        read_losses(tmp_path / "losses.csv")
+
+
+@pytest.mark.parametrize("settings", [{"sample_every": "often", "iters": 300}, {"sample_every": -1, "iters": 300},
+                                      {"sample_every": True, "iters": 300}, {"sample_every": 100, "iters": 1.5}])
+def test_odd_settings_spread_the_frames_over_the_logged_steps(settings):
+    assert progress.frame_steps(3, settings, {"step": [1.0, 300.0]}) == (100, 200, 300)
+    assert progress.frame_steps(2, settings, {"step": [float("nan")]}) == (1, 2)
+
+
+def test_settings_that_are_not_an_object_give_an_empty_dict(tmp_path: Path):
+    (tmp_path / "README.md").write_text("## Training settings\n\n```json\n[1, 2]\n```\n")
+    assert progress.training_settings(tmp_path) == {}
+
+
+def test_loss_table_leaves_out_non_finite_points():
+    losses = {"step": [1.0, 2.0, 3.0], "g": [1.0, float("nan"), float("inf")]}
+    assert progress.loss_table(losses) == {"iteration": [1], "loss": [1.0], "term": ["g"]}
+    assert progress.loss_table({"g": [1.0]}) == {"iteration": [], "loss": [], "term": []}

@@ -1,0 +1,63 @@
+"""Golden values of every bundled model: a few output numbers for fixed seeds and a fixed input,
+pinned here (as diffusers pins slices of its pipelines' outputs), so that any change that alters
+what a bundled model draws (a retrain, a network or pixel-convention change) is noticed and made on
+purpose. After such a change, print the new values with `python -m tests.test_golden` and paste them.
+"""
+
+import json
+
+import pytest
+import torch
+
+from gan_demo.latents import z_batch
+from gan_demo.models import CycleGAN, DCGenerator
+from tests.conftest import ROOT
+
+CHECKPOINTS = ROOT / "checkpoints"
+SEEDS = [0, 1]
+PIXELS = [(0, 32, 32), (1, 10, 50), (2, 50, 10)]  # (channel, row, column) read from every output image
+
+
+def fixed_input() -> torch.Tensor:
+    """A reproducible 64 px input in [-1, 1] for the CycleGANs: smooth colour gradients plus noise."""
+    ramp = torch.linspace(-1, 1, 64)
+    noise = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.4 - 0.2
+    image = torch.stack([ramp.view(1, 64).expand(64, 64), ramp.view(64, 1).expand(64, 64), -ramp.view(1, 64) * 0.5])
+    return (image + noise).clamp(-1, 1).unsqueeze(0)  # (1, 3, 64, 64)
+
+
+def readout(images: torch.Tensor) -> list[float]:
+    """The mean of a batch of images, then the PIXELS of each image, rounded to 4 decimals."""
+    values = [images.mean().item()] + [images[index, c, y, x].item()
+                                       for index in range(len(images)) for c, y, x in PIXELS]
+    return [round(value, 4) for value in values]
+
+
+@torch.inference_mode()
+def golden_values(folder) -> list[float]:
+    config = json.loads((folder / "config.json").read_text())
+    if "latent_dim" in config:
+        generator = DCGenerator.from_pretrained(str(folder), strict=True)
+        return readout(generator(z_batch(SEEDS, generator.latent_dim)))
+    model = CycleGAN.from_pretrained(str(folder), strict=True)
+    return readout(model.gen_a2b(fixed_input())) + readout(model.gen_b2a(fixed_input()))
+
+
+GOLDEN = {
+}
+
+
+def test_every_bundled_model_has_golden_values():
+    bundled = {folder.name for folder in CHECKPOINTS.iterdir() if (folder / "config.json").is_file()}
+    assert bundled == set(GOLDEN)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_bundled_model_outputs_are_unchanged(name):
+    assert golden_values(CHECKPOINTS / name) == pytest.approx(GOLDEN[name], abs=2e-4)
+
+
+if __name__ == "__main__":
+    for folder in sorted(CHECKPOINTS.iterdir()):
+        if (folder / "config.json").is_file():
+            print(f"    {folder.name!r}: {golden_values(folder)},")

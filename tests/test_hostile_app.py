@@ -1,0 +1,364 @@
+"""The app against hostile and careless callers, over raw HTTP to `/gradio_api/call/<api_name>` (a POST,
+then the event stream), with payloads gradio_client never sends: server paths in image payloads, with
+and without Gradio's `meta` marker; data: URLs holding decompression bombs; NaN, infinities and
+wrong types for every number; broken progress files in the bundled models; a symlink planted where
+GIFs are written. Every refusal is one clear line, and the server keeps answering afterwards."""
+
+import base64
+import concurrent.futures
+import io
+import json
+import os
+import stat
+import struct
+import threading
+import time
+import urllib.request
+import zlib
+from pathlib import Path
+
+import psutil
+import pytest
+from PIL import Image
+
+import app
+from gan_demo import inference
+from tests.app_server import TINY_IMAGE_SIZE, crafted_gif, make_tiny_checkpoints, serve_app_process
+
+DIRECTION = "Grumpy -> Russian Blue"
+META = {"_type": "gradio.FileData"}
+BOMB_SIDE = 13_000  # 169 megapixels: 507 MB of RGB once decoded, about 0.6 MB as a PNG
+MEMORY_LIMIT_BYTES = 200 * 2**20
+
+
+# -- the server: tiny models, some with broken progress files, private temp folders ---------------
+
+
+def break_progress(checkpoints: Path) -> dict[str, str]:
+    """Break one progress file per model, as a careless copy or a hostile export would;
+    returns {model name: what is broken}."""
+    (checkpoints / "dcgan-grumpy-basic" / "progress.gif").write_bytes(b"")
+    (checkpoints / "dcgan-grumpy-deluxe" / "progress.gif").write_bytes(crafted_gif(65535, 65535))
+    gif = checkpoints / "dcgan-grumpy-diffaug" / "progress.gif"
+    gif.write_bytes(gif.read_bytes()[:40])
+    (checkpoints / "dcgan-grumpy-deluxe-diffaug" / "losses.csv").write_text("step,g\n1,0.5\n2,lots\n3,\n")
+    (checkpoints / "dcgan-grumpy-deluxe-diffaug" / "README.md").write_bytes(b"# card\n\xff\xfe not UTF-8 \x80\n")
+    (checkpoints / "cyclegan-cats" / "README.md").write_text(
+        '## Training settings\n\n```json\n{"sample_every": "often", "iters": -3, "seed": [1]}\n```\n')
+    return {"dcgan-grumpy-basic": "empty", "dcgan-grumpy-deluxe": "65535x65535",
+            "dcgan-grumpy-diffaug": "corrupt", "dcgan-grumpy-deluxe-diffaug": "losses.csv and card",
+            "cyclegan-cats": "odd settings"}
+
+
+class Server:
+    """The app under test: its URL, process, private temp folder and Gradio upload folder."""
+
+    def __init__(self, url: str, process: psutil.Process, temp: Path):
+        self.url, self.process, self.temp = url, process, temp
+        self.uploads = temp / "gradio"
+
+    def call(self, api_name: str, *data, timeout: float = 60) -> tuple[str, object]:
+        """POST the inputs, read the event stream: ("complete", outputs) or ("error", message)."""
+        body = json.dumps({"data": list(data)}).encode()  # NaN and Infinity go out as JSON literals
+        request = urllib.request.Request(f"{self.url}gradio_api/call/{api_name}", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            event_id = json.load(response)["event_id"]
+        with urllib.request.urlopen(f"{self.url}gradio_api/call/{api_name}/{event_id}", timeout=timeout) as response:
+            stream = response.read().decode()
+        events = [block.split("\n") for block in stream.strip().split("\n\n")]
+        event, data_line = [lines for lines in events if lines[0] != "event: heartbeat"][-1][:2]
+        payload = json.loads(data_line.removeprefix("data: "))
+        if event == "event: complete":
+            return "complete", payload
+        assert event == "event: error", stream
+        return "error", payload["error"] if isinstance(payload, dict) else payload
+
+    def refusal(self, api_name: str, *data, timeout: float = 60) -> str:
+        outcome, message = self.call(api_name, *data, timeout=timeout)
+        assert outcome == "error", f"expected a refusal, got {message}"
+        assert isinstance(message, str) and message, "the refusal must say why"
+        assert "\n" not in message and "Traceback" not in message and " at 0x" not in message, message
+        return message
+
+    def upload(self, path: Path) -> str:
+        """Upload a file the way the browser does; returns its path in Gradio's upload folder."""
+        boundary = "hostile-test-boundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{path.name}\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + path.read_bytes() + \
+            f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(f"{self.url}gradio_api/upload", data=body,
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)[0]
+
+    def assert_still_serving(self) -> None:
+        outcome, outputs = self.call("sample", "dcgan-grumpy-basic", 1, 1.0, 4, *[0] * 6)
+        assert outcome == "complete", outputs
+        with Image.open(outputs[0]["path"]) as grid:
+            assert grid.size == (2 * (TINY_IMAGE_SIZE + 2) + 2,) * 2
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Server:
+    checkpoints = make_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"), leave_out=("cyclegan-cats-nocycle",))
+    break_progress(checkpoints)
+    temp = tmp_path_factory.mktemp("server-tmp")
+    private = {"TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(temp / "gradio")}
+    with serve_app_process(checkpoints, private) as (url, process):
+        yield Server(url, psutil.Process(process.pid), temp)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def data_url(data: bytes, mime: str = "image/png") -> dict:
+    return {"url": f"data:{mime};base64,{base64.b64encode(data).decode()}"}
+
+
+# -- (1) only files Gradio received for the request are opened ------------------------------------
+
+
+def test_server_paths_get_one_refusal_whatever_is_there(server, tmp_path):
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (40, 40), "red").save(secret)
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    (tmp_path / "folder.png").mkdir()
+    symlink = server.uploads / "planted-link.png"  # a link inside the upload folder to a file outside
+    server.uploads.mkdir(exist_ok=True)
+    symlink.symlink_to(secret)
+    paths = [secret, tmp_path / "missing.png", fifo, tmp_path / "folder.png", "/etc/passwd", "../../etc/hostname",
+             f"{server.uploads}/../../{secret.relative_to('/')}", symlink, server.uploads / "never-uploaded.png",
+             server.uploads, "http://127.0.0.1:1/cat.png"]
+    messages = set()
+    for path in paths:
+        for payload in ({"path": str(path)}, {"path": str(path), "meta": META},
+                        {"path": str(path), "meta": META, "orig_name": "cat.png", "url": "x"}):
+            messages.add(server.refusal("translate", payload, DIRECTION, "model size", timeout=30))
+    assert messages == {inference.NOT_UPLOADED}
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and secret.is_file()
+    server.assert_still_serving()
+
+
+def test_two_fifos_do_not_block_the_workers(server, tmp_path):
+    fifos = [tmp_path / f"fifo-{index}" for index in range(2)]
+    for fifo in fifos:
+        os.mkfifo(fifo)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        messages = list(pool.map(lambda fifo: server.refusal("translate", {"path": str(fifo)}, DIRECTION,
+                                                             "model size", timeout=30), fifos))
+    assert messages == [inference.NOT_UPLOADED] * 2
+    server.assert_still_serving()
+
+
+def test_payloads_that_are_not_images_are_refused(server):
+    for payload in ("/etc/passwd", 42, ["/etc/passwd"], {"meta": META}, {"path": None, "url": None},
+                    {"path": 7}, {"url": "http://127.0.0.1:1/cat.png"}):
+        assert "not an image" in server.refusal("translate", payload, DIRECTION, "model size").lower()
+    server.assert_still_serving()
+
+
+def test_uploaded_files_are_read_with_or_without_meta(server, tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (50, 40), (90, 120, 30)).save(photo)
+    uploaded = server.upload(photo)
+    for payload in ({"path": uploaded, "meta": META, "orig_name": "photo.png"}, {"path": uploaded}):
+        outcome, outputs = server.call("translate", payload, DIRECTION, "full image")
+        assert outcome == "complete", outputs
+        with Image.open(outputs[1]["path"]) as translation:
+            assert translation.size == (48, 40)
+
+
+# -- (2) every image is size-checked from its header before it is decoded --------------------------
+
+
+def png_of_zeros(width: int, height: int) -> bytes:
+    """An RGB PNG of width x height black pixels, written row by row (the pixels are never held)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compressor = zlib.compressobj(9)
+    row = bytes(1 + 3 * width)  # filter byte + RGB
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    data = png_of_zeros(BOMB_SIDE, BOMB_SIDE)
+    assert len(data) < 2**20
+    return data
+
+
+def test_data_url_bomb_is_too_large(server, bomb):
+    message = server.refusal("translate", data_url(bomb), DIRECTION, "model size")
+    assert "too large" in message and "<" not in message
+    server.assert_still_serving()
+
+
+def test_data_urls_are_checked_like_uploads(server):
+    over_25_megapixels = png_of_zeros(5001, 5001)
+    assert "more than 25 megapixels" in server.refusal("translate", data_url(over_25_megapixels), DIRECTION,
+                                                       "model size")
+    over_20_mb = png_bytes(Image.new("RGB", (8, 8))) + os.urandom(21 * 2**20)
+    assert "more than 20 MB" in server.refusal("translate", data_url(over_20_mb), DIRECTION, "model size")
+    assert "not a readable image" in server.refusal("translate", data_url(b"just text", "text/plain"), DIRECTION,
+                                                    "model size")
+    assert "not valid base64" in server.refusal("translate", {"url": "data:image/png;base64,%%%%"}, DIRECTION,
+                                                "model size")
+    fine = data_url(png_bytes(Image.new("RGB", (40, 40), "orange")))
+    outcome, outputs = server.call("translate", fine, DIRECTION, "model size")
+    assert outcome == "complete", outputs
+
+
+def test_uploaded_bomb_is_too_large(server, tmp_path, bomb):
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    uploaded = server.upload(tmp_path / "bomb.png")
+    message = server.refusal("translate", {"path": uploaded, "meta": META}, DIRECTION, "model size")
+    assert "too large" in message and "bomb.png" in message
+    server.assert_still_serving()
+
+
+def peak_memory_during(process: psutil.Process, action) -> int:
+    """The most resident memory `process` (the server) had while `action()` ran, sampled every 5 ms."""
+    peak, done = process.memory_info().rss, threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, process.memory_info().rss)
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        action()
+    finally:
+        done.set()
+        watcher.join()
+    return peak
+
+
+def test_four_concurrent_data_url_bombs_barely_move_the_memory(server, bomb):
+    payload = data_url(bomb)
+    server.refusal("translate", payload, DIRECTION, "model size")  # warm: the request path itself is not measured
+    before = server.process.memory_info().rss
+
+    def four_bombs() -> None:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            messages = list(pool.map(lambda _: server.refusal("translate", payload, DIRECTION, "model size"),
+                                     range(4)))
+        assert all("too large" in message for message in messages)
+
+    growth = peak_memory_during(server.process, four_bombs) - before
+    print(f"server resident memory grew by {growth / 2**20:.0f} MB under four concurrent data-URL bombs")
+    assert growth < MEMORY_LIMIT_BYTES
+    server.assert_still_serving()
+
+
+# -- (3) broken progress files: the app starts, the run says why it has no progress ----------------
+
+
+def test_broken_progress_files_do_not_stop_the_app(server):
+    config = urllib.request.urlopen(f"{server.url}config", timeout=30).read().decode()
+    for name in ("dcgan-grumpy-basic", "dcgan-grumpy-deluxe", "dcgan-grumpy-diffaug"):
+        assert f"`{name}`: progress unavailable" in config, name
+    assert "too large" in config  # the 65535 x 65535 GIF, refused from its header
+    outcome, outputs = server.call("sample", "dcgan-grumpy-deluxe", 2, 1.0, 4, *[0] * 6)
+    assert outcome == "complete", outputs  # the model still serves
+    message = server.refusal("progress", "dcgan-grumpy-basic", 100)
+    assert "dcgan-grumpy-basic" in message and "progress.gif" in message
+
+
+def test_run_with_broken_losses_and_card_still_shows_its_frames(server):
+    outcome, (gif, frame, losses, settings, variants) = server.call("progress", "dcgan-grumpy-deluxe-diffaug", 200)
+    assert outcome == "complete"
+    assert losses["data"] == [] and settings == {}
+    # the one DCGAN whose GIF reads; without settings or losses its 3 frames count as iterations 1 to 3
+    assert [item["caption"] for item in variants] == ["deluxe + DiffAugment (iteration 3)"]
+    outcome, (_, frame, *_) = server.call("progress", "cyclegan-cats", 150)  # odd settings: frames spread evenly
+    assert outcome == "complete" and frame["path"]
+
+
+# -- (4) numbers: finite, of the right type, in range, or a message saying which -------------------
+
+
+SAMPLE_DEFAULTS = ["dcgan-grumpy-basic", 1, 1.0, 4, *[0] * 6]
+
+
+@pytest.mark.parametrize(("position", "value", "expected"), [
+    (1, float("nan"), "seed must be a whole number from 0 to 2147483647, not NaN"),
+    (1, "seven", "seed must be a whole number from 0 to 2147483647, not text"),
+    (1, 2.5, "seed must be a whole number from 0 to 2147483647, not 2.5"),
+    (1, 2**64, "seed must be a whole number from 0 to 2147483647, not 18446744073709551616"),
+    (2, float("nan"), "truncation must be a number from 0 to 1, not NaN"),
+    (2, float("inf"), "truncation must be a number from 0 to 1, not infinity"),
+    (2, True, "truncation must be a number from 0 to 1, not true"),
+    (3, float("nan"), "number of samples must be a whole number from 1 to 16, not NaN"),
+    (3, "4", "number of samples must be a whole number from 1 to 16, not text"),
+    (3, None, "number of samples must be a whole number from 1 to 16, not empty"),
+    (3, [4], "number of samples must be a whole number from 1 to 16, not a list"),
+    (4, float("-inf"), "direction 1 must be a number from -3 to 3, not -infinity"),
+    (9, float("nan"), "direction 6 must be a number from -3 to 3, not NaN"),
+    (9, {"value": 1}, "direction 6 must be a number from -3 to 3, not an object"),
+])
+def test_sample_numbers_are_validated(server, position, value, expected):
+    data = list(SAMPLE_DEFAULTS)
+    data[position] = value
+    assert server.refusal("sample", *data) == expected
+
+
+@pytest.mark.parametrize(("position", "value", "expected"), [
+    (1, float("nan"), "seed must be a whole number from 0 to 2147483647, not NaN"),
+    (2, "x", "to seed must be a whole number from 0 to 2147483647, not text"),
+    (3, float("nan"), "frames must be a whole number from 4 to 48, not NaN"),
+    (3, 1000, "frames must be a whole number from 4 to 48, not 1000"),
+    (4, float("inf"), "truncation must be a number from 0 to 1, not infinity"),
+])
+def test_interpolate_numbers_are_validated(server, position, value, expected):
+    data = ["dcgan-grumpy-basic", 1, 2, 6, 1.0]
+    data[position] = value
+    assert server.refusal("interpolate", *data) == expected
+
+
+def test_progress_iteration_is_validated(server):
+    assert server.refusal("progress", "dcgan-grumpy-deluxe-diffaug", float("nan")) == \
+        "iteration must be a whole number from 0 to 300, not NaN"
+    server.assert_still_serving()
+
+
+def test_an_emptied_seed_box_still_means_seed_zero(server):
+    outcome, outputs = server.call("sample", "dcgan-grumpy-basic", None, 1.0, 1, *[0] * 6)
+    assert outcome == "complete" and "Seeds 0 to 0" in outputs[1]
+
+
+# -- (5) interpolation GIFs go to a private folder, never through a planted link ------------------
+
+
+def test_interpolation_gifs_ignore_links_planted_in_the_temp_folder(server, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for name in ("gan-demo-gifs", "gan-demo-gifs.gif"):
+        (server.temp / name).symlink_to(victim, target_is_directory=True)
+    outcome, outputs = server.call("interpolate", "dcgan-grumpy-basic", 1, 2, 5, 1.0)
+    assert outcome == "complete", outputs
+    with Image.open(outputs["path"] if isinstance(outputs, dict) else outputs[0]["path"]) as gif:
+        assert gif.n_frames == 5
+    assert list(victim.iterdir()) == []
+
+
+def test_gif_files_are_created_exclusively_in_a_private_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(app.tempfile, "tempdir", str(tmp_path))
+    app.gif_folder.cache_clear()
+    try:
+        first, second = Path(app.gif_file(b"GIF89a one")), Path(app.gif_file(b"GIF89a one"))
+        assert first != second and first.parent == second.parent
+        assert first.parent.parent == tmp_path and stat.S_IMODE(first.parent.stat().st_mode) == 0o700
+        assert first.read_bytes() == second.read_bytes() == b"GIF89a one"
+    finally:
+        app.gif_folder.cache_clear()
