@@ -81,7 +81,7 @@ def synthetic_images(folder: Path, count: int, size: int, seed: int, tint: tuple
 
 
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """A Markdown table (so it can be pasted into the README as it is)."""
+    """A Markdown table (so it can be pasted into docs/performance.md as it is)."""
     print(f"\n{title}\n")
     print("| " + " | ".join(header) + " |")
     print("| " + " | ".join("---" for _ in header) + " |")

@@ -134,7 +134,7 @@ class CycleGANTrainer(GANTrainer):
         # paper: D_X = disc_a judges F(b); D_Y = disc_b judges G(a).
         disc_a, disc_b = (build_discriminator(args.disc, args.conv_dim, args.image_size, args.patch_layers)
                           for _ in range(2))
-        # Left in NCHW: channels_last measured 3-6% slower here on CPU (it helps the DCGAN; see README).
+        # Left in NCHW: channels_last measured 3-6% slower here on CPU (it helps the DCGAN; see docs/performance.md).
         opt_gen = adam(model.parameters(), args.lr_g, BETAS, self.device)
         opt_disc = adam([*disc_a.parameters(), *disc_b.parameters()], args.lr_d, BETAS, self.device)
         self.pool_a, self.pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
