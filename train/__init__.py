@@ -3,4 +3,12 @@
 package adds data loading, the run folder (config, resume state, samples, losses, export) and the
 command lines. Nothing imports it, so the app never drags training code along."""
 
+import sys
+
 import gan_demo  # noqa: F401  (first: its OpenMP setting must precede the import of torch)
+from train.errors import exit_quietly_on_stop_signals
+
+# While `python -m` imports this package (argv[0] is "-m" until the script itself starts), one of
+# the scripts is starting: importing torch takes seconds, and Ctrl-C then should not print a traceback.
+if sys.argv[:1] == ["-m"]:
+    exit_quietly_on_stop_signals()
