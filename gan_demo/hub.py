@@ -1,21 +1,18 @@
-"""Publish exported models to the Hugging Face Hub and load them back at a pinned revision: the
-only module that talks to the Hub. `train.publish` (and `--push-to-hub` at the end of training)
-calls `push_folder`, which pushes an export folder in one commit; the app's catalog calls
+"""Load exported models from the Hugging Face Hub at a pinned revision: the app's catalog calls
 `pull_model`, which downloads a revision into the standard HF cache, checks it and loads it with
-`from_pretrained`. Every failure a person can meet (no token, unreachable Hub, missing repo or
-revision, corrupt download) is a `HubError` with a one-line message. The token goes to the client
-in memory only: it is never printed, logged or written anywhere.
+`from_pretrained`. Every failure a person can meet (unreachable Hub, missing repo or revision,
+corrupt download) is a `HubError` with a one-line message. Publishing is training's business
+(train/publish.py); it shares the export format, the error translation and the timeouts here.
+The token goes to the client in memory only: it is never printed, logged or written anywhere.
 """
 
 import contextlib
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from huggingface_hub import HfApi, constants, get_token, scan_cache_dir, snapshot_download
+from huggingface_hub import HfApi, constants, get_session, scan_cache_dir, snapshot_download
 from huggingface_hub.errors import (
     HfHubHTTPError,
     LocalEntryNotFoundError,
@@ -27,21 +24,17 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import httpx  # the client's HTTP library as it exports it (httpx2 in 2.x): see below
 
 # An exported model (RUN_DIR/export, checkpoints/<name>/, a Hub repo) is exactly these files.
-EXPORT_FILES = ("config.json", "model.safetensors", "README.md", "progress.gif", "losses.csv", "losses.png")
+EXPORT_FILES = ("config.json", "model.safetensors", "README.md", "progress.gif", "progress.json", "losses.csv",
+                "losses.png")
 REQUIRED_FILES = ("config.json", "model.safetensors")
 COMMIT_ID = re.compile(r"[0-9a-f]{40}")
-COMMIT_MESSAGE = "Upload gan-demo export: weights, config, model card, progress GIF and losses"
+# How long the client waits for the Hub to accept a connection, and for each read or write. Its own
+# default waits for ever, so a server that accepts and never answers would hang a push or pull.
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 class HubError(RuntimeError):
     """A push or pull that cannot go on; the message is one line a person can act on."""
-
-
-@dataclass(frozen=True)
-class PushResult:
-    commit_id: str
-    commit_url: str
-    repo_url: str
 
 
 @dataclass(frozen=True)
@@ -51,51 +44,9 @@ class PulledModel:
     commit_id: str
 
 
-def export_folder(run_or_export_dir: "str | Path") -> Path:
-    """The export/ of a run folder, or the folder itself when it is an export; checked to hold a model."""
-    folder = Path(run_or_export_dir)
-    if not folder.is_dir():
-        raise HubError(f"{folder}: no such folder")
-    export = folder / "export" if (folder / "export").is_dir() else folder
-    missing = [name for name in REQUIRED_FILES if not (export / name).is_file()]
-    if missing:
-        raise HubError(f"{export}: not an exported model (no {' or '.join(missing)}); "
-                       "give a run folder that finished a checkpoint, or its export/")
-    return export
-
-
-def require_token() -> str:
-    """The token from HF_TOKEN or the `hf auth login` store; HubError when there is none."""
-    token = get_token()
-    if not token:
-        raise HubError("no Hugging Face token: log in with `hf auth login` or set HF_TOKEN")
-    return token
-
-
-def push_folder(run_or_export_dir: "str | Path", repo_id: str, revision: str | None = None, private: bool = False,
-                token: str | None = None, model_card: str | None = None) -> PushResult:
-    """Push the export files of a run or export folder to `repo_id` in one commit, creating the repo
-    (private if asked; an existing repo keeps its visibility) and the branch `revision` if needed.
-    `model_card` replaces the export's README.md in the commit. The token is `token`, else HF_TOKEN,
-    else the `hf auth login` one."""
-    export = export_folder(run_or_export_dir)
-    token = token or require_token()
-    api = HfApi(token=token)
-    # Staging a copy keeps the commit to exactly the export files, whatever else lies in the folder.
-    with tempfile.TemporaryDirectory(prefix="gan-demo-push-") as staging, translated_errors(repo_id, revision):
-        staging = Path(staging)
-        for name in EXPORT_FILES:
-            if (export / name).is_file():
-                shutil.copyfile(export / name, staging / name)
-        if model_card is not None:
-            (staging / "README.md").write_text(model_card)
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        if revision is not None and revision != constants.DEFAULT_REVISION:
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        # delete_patterns: an export file that this export lacks is removed, so the repo mirrors it.
-        commit = api.upload_folder(repo_id=repo_id, folder_path=staging, revision=revision,
-                                   commit_message=COMMIT_MESSAGE, delete_patterns=list(EXPORT_FILES))
-    return PushResult(commit_id=commit.oid, commit_url=commit.commit_url, repo_url=str(commit.repo_url))
+def use_timeouts() -> None:
+    """Give huggingface_hub's shared HTTP client the TIMEOUT (calls that pass their own keep it)."""
+    get_session().timeout = TIMEOUT
 
 
 def pull_model(model_class: type, repo_id: str, revision: str = constants.DEFAULT_REVISION,

@@ -7,13 +7,16 @@ Point the client at it with HF_ENDPOINT=`StandInHub.url`.
 Files travel inline in the commit: preupload answers "regular" for every file, so no LFS or Xet
 storage is involved. Tokens are not checked. The server records every request (method, path,
 headers without Authorization, body size, whether a token came), can serve corrupt bytes for a
-file, and can be stopped to play an unreachable Hub.
+file, can answer every request with an error that echoes its headers (token included, as a
+careless proxy does), and can be stopped to play an unreachable Hub. `SilentHub` plays a Hub that
+accepts connections and never answers.
 """
 
 import base64
 import hashlib
 import itertools
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +81,7 @@ class StandInHub:
         self.repos: dict[str, Repo] = {}
         self.requests: list[RecordedRequest] = []
         self.corrupted: set[tuple[str, str]] = set()  # (repo_id, path) served with flipped bytes
+        self.echo_headers = False  # answer every request 400 with its headers, Authorization included
         self.lock = threading.Lock()  # one request at a time changes or reads the repos
         self._commit_numbers = itertools.count()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -210,6 +214,21 @@ class StandInHub:
         return content, headers
 
 
+class SilentHub:
+    """`with SilentHub() as hub:` a port at `hub.url` whose connections the kernel accepts (the
+    socket listens) but nobody ever reads or answers: a Hub hanging mid-request."""
+
+    def __init__(self):
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def __enter__(self) -> "SilentHub":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._socket.close()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
     timeout = 30  # an idle keep-alive connection gives its thread back after this
@@ -236,6 +255,8 @@ class _Handler(BaseHTTPRequestHandler):
         segments = [unquote(segment) for segment in url.path.strip("/").split("/")]  # %2F stays inside a segment
         query = parse_qs(url.query)
         try:
+            if hub.echo_headers:
+                raise Answer(400, "bad request with headers " + json.dumps(dict(self.headers.items())))
             with hub.lock:
                 status, payload, headers = self.route(hub, segments, query, body)
         except Answer as answer:

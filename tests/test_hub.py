@@ -64,8 +64,9 @@ print("REPORT " + json.dumps(report))
 HUB_ACTIONS = """
 import json, logging, sys
 from gan_demo import catalog
-from gan_demo.hub import HubError, pull_model, push_folder
+from gan_demo.hub import HubError, pull_model
 from gan_demo.models import CycleGAN, DCGenerator
+from train.publish import push_folder
 
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 checkpoints, report = sys.argv[1], []

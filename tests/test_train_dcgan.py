@@ -1,5 +1,6 @@
 """`python -m train.dcgan` as a user runs it: the run-folder contract, exact resume (also after
-SIGKILL at random moments), export round trip, two-process Accelerate, and one-line errors."""
+SIGKILL at random moments, and after extending a run), export round trip, two-process Accelerate
+(and stopping it with a signal), separate random streams, and one-line errors."""
 
 import json
 import os
@@ -20,6 +21,7 @@ from safetensors.torch import load_file
 from gan_demo.models import DCGenerator
 from gan_demo.render import read_gif_frames
 from tests.conftest import ROOT, SUBPROCESS_ENV, make_images, run_cli
+from train.data import batch_indices, step_generator
 
 TINY = ["--image-size", "32", "--conv-dim", "8", "--latent-dim", "16", "--batch-size", "4"]
 
@@ -186,3 +188,94 @@ def test_non_empty_out_without_resume_is_refused(image_folder, tmp_path):
     assert_one_line_error(run_cli("train.dcgan", "--data", str(image_folder), "--out", str(out)),
                           str(out), "--resume")
     assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_the_data_order_and_the_step_streams_never_draw_the_same_numbers():
+    # A set smaller than a batch is drawn with replacement, one draw per step, as the augmentation
+    # draws from the step generator: with a shared seed the two would be the same numbers.
+    for seed, step, rank in [(0, 1, 0), (0, 7, 1), (123, 1, 0)]:
+        data_draw = batch_indices(5, 64, seed, step, rank)
+        step_draw = torch.randint(0, 5, (64,), generator=step_generator(seed, step, rank))
+        assert not torch.equal(data_draw, step_draw)
+    assert torch.equal(batch_indices(5, 64, 3, 2), batch_indices(5, 64, 3, 2))  # and stay reproducible
+
+
+def test_extending_a_run_labels_every_frame_with_its_real_step_and_appends_the_losses(image_folder, tmp_path):
+    out = tmp_path / "run"
+    train(image_folder, out, "--iters", "10", "--sample-every", "4", "--checkpoint-every", "100")
+    assert json.loads((out / "progress.json").read_text()) == {"frame_steps": [4, 8, 10]}
+    losses_before, inode = (out / "losses.csv").read_text(), (out / "losses.csv").stat().st_ino
+    train(image_folder, out, "--iters", "20", "--resume")
+    steps = [4, 8, 10, 12, 16, 20]
+    for folder in (out, out / "export"):
+        assert json.loads((folder / "progress.json").read_text()) == {"frame_steps": steps}
+        assert len(read_gif_frames(folder / "progress.gif")) == len(steps)
+    # Appended in place: the same file, the first run's rows unchanged at its start.
+    assert (out / "losses.csv").stat().st_ino == inode
+    assert (out / "losses.csv").read_text().startswith(losses_before)
+    assert len((out / "losses.csv").read_text().splitlines()) == 21
+
+
+def launch_two_processes(data: Path, out: Path, *flags: str) -> subprocess.Popen:
+    """`accelerate launch` of two CPU processes over gloo, in a session of its own (so a test can
+    signal the whole group, as Ctrl-C in a terminal does)."""
+    port = str(31500 + os.getpid() % 1000 + random.randrange(400))
+    return subprocess.Popen(
+        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", port,
+         "-m", "train.dcgan", "--data", str(data), "--out", str(out), *TINY, *flags],
+        cwd=ROOT, env=SUBPROCESS_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_two_processes_stopped_by_a_signal_stop_at_the_same_step_save_and_resume(image_folder, tmp_path, signum):
+    out = tmp_path / "run"
+    launcher = launch_two_processes(image_folder, out, "--iters", "100000", "--sample-every", "1",
+                                    "--checkpoint-every", "100000")
+    deadline = time.monotonic() + 240
+    while not list((out / "samples").glob("step-*.png")):
+        assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()[1][-3000:]
+        time.sleep(0.1)
+    time.sleep(random.Random(signum).uniform(0, 2))
+    stopped_at = time.monotonic()
+    if signum == signal.SIGINT:
+        os.killpg(launcher.pid, signal.SIGINT)  # Ctrl-C: the terminal signals every process of the group
+    else:
+        launcher.send_signal(signal.SIGTERM)  # kill, Docker, Slurm: the launcher passes it on
+    _, stderr = launcher.communicate(timeout=60)
+    assert time.monotonic() - stopped_at < 30
+    name = signal.Signals(signum).name
+    main_steps = [int(line.split("at step ")[1].split(":")[0]) for line in stderr.splitlines()
+                  if line.startswith(f"interrupted ({name}) at step ")]
+    other_steps = [int(line.rsplit(" ", 1)[1]) for line in stderr.splitlines()
+                   if line.startswith("process 1 of 2 stopped at step ")]
+    assert len(main_steps) == 1 and other_steps == main_steps, stderr[-3000:]
+    # No traceback from the training processes (the launcher reports the signal in its own way).
+    assert not any(f"train/{name}" in stderr for name in ("loop.py", "dcgan.py", "run_folder.py")), stderr[-3000:]
+    step = main_steps[0]
+    assert torch.load(out / "state.pt", weights_only=True)["step"] == step
+    resumed = run_cli("train.dcgan", "--data", str(image_folder), "--out", str(out), *TINY, "--resume",
+                      "--iters", str(step + 2))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert torch.load(out / "state.pt", weights_only=True)["step"] == step + 2
+
+
+def test_report_to_tensorboard_logs_every_loss_and_the_sample_grids(image_folder, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import IMAGES, SCALARS, EventAccumulator
+
+    out = tmp_path / "run"
+    train(image_folder, out, "--iters", "4", "--sample-every", "2", "--report-to", "tensorboard")
+    events = EventAccumulator(str(out / "logs" / "dcgan"), size_guidance={SCALARS: 0, IMAGES: 0}).Reload()
+    assert set(events.Tags()["scalars"]) >= {"loss/d_real", "loss/d_fake", "loss/g"}
+    logged = [(event.step, event.value) for event in events.Scalars("loss/g")]
+    written = [(int(row[0]), float(row[3])) for row in
+               (line.split(",") for line in (out / "losses.csv").read_text().splitlines()[1:])]
+    assert [step for step, _ in logged] == [1, 2, 3, 4]
+    assert all(abs(value - written_value) <= 1e-5 * max(1, abs(value))
+               for (_, value), (_, written_value) in zip(logged, written, strict=True))
+    grids = events.Images("samples")
+    assert [grid.step for grid in grids] == [2, 4]
+    with Image.open(out / "samples" / "step-000004.png") as sample:
+        assert (grids[-1].width, grids[-1].height) == sample.size

@@ -24,15 +24,28 @@ from gan_demo.imaging import uint8_to_signed
 from gan_demo.models import CycleGAN
 from gan_demo.models.dcgan import check_power_of_two
 from train import augment, losses
-from train.data import batch_indices, load_image_folder, step_generator
+from train.data import batch_indices, list_images, load_image_folder, step_generator
 from train.discriminators import DISCRIMINATORS, build_discriminator
 from train.errors import UserError, main
 from train.image_pool import ImagePool
-from train.loop import GANTrainer, adam, add_common_arguments, check_fraction, check_positive, frozen
+from train.loop import (
+    LEARNING_RATE_LIMIT,
+    GANTrainer,
+    adam,
+    add_common_arguments,
+    check_at_most,
+    check_common,
+    check_positive,
+    frozen,
+    parse_arguments,
+)
+from train.memory import refuse_if_too_large, training_bytes
 from train.plots import sample_grid
 
 SAMPLE_COUNT = 4  # fixed inputs per domain in every sample grid
 BETAS = (0.5, 0.999)
+MAX_RES_BLOCKS = 64
+MAX_PATCH_LAYERS = 12
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -62,18 +75,40 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--lr-decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of --iters")
     add_common_arguments(parser, sample_every=100, checkpoint_every=800)
-    args = parser.parse_args(argv)
-    check_positive(args, "iters", "batch_size", "conv_dim", "lr_g", "lr_d", "sample_every", "checkpoint_every")
+    return parse_arguments(parser, argv, check_args)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    check_common(args)
+    check_positive(args, "iters", "batch_size", "lr_g", "lr_d")
+    check_at_most(args, lr_g=LEARNING_RATE_LIMIT, lr_d=LEARNING_RATE_LIMIT)
     check_positive(args, "lambda_cycle", "lambda_identity", "pool_size", "n_res_blocks", or_zero=True)
     check_positive(args, "patch_layers")
-    check_fraction(args, "holdout")
+    # Past these the networks are absurd anyway; the limits keep the memory estimate from building them.
+    check_at_most(args, n_res_blocks=MAX_RES_BLOCKS, patch_layers=MAX_PATCH_LAYERS)
     check_image_size(args.image_size, args.disc, args.patch_layers)
     args.name_a = args.name_a or args.data_a.resolve().name
     args.name_b = args.name_b or args.data_b.resolve().name
     if args.name_a == args.name_b:
         raise UserError(f"both domains are named {args.name_a!r} after their folders; "
                         "name them with --name-a and --name-b")
-    return args
+
+
+def training_memory(args: argparse.Namespace, image_count: int, stored_size: int) -> float:
+    """Bytes a run needs: both generators and discriminators with Adam, one step's activations
+    (both cycles, identity, the discriminators' [real; fake] batches), the images in memory."""
+    def build():
+        model = CycleGAN(image_size=args.image_size, conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks)
+        return model, *(build_discriminator(args.disc, args.conv_dim, args.image_size, args.patch_layers)
+                        for _ in range(2))
+
+    def forward(model, disc_a, disc_b):
+        real = torch.zeros(args.batch_size, 3, args.image_size, args.image_size)
+        out = model(real, real, with_identity=args.lambda_identity > 0)
+        disc_a(torch.cat([real, out["fake_a"]]))
+        disc_b(torch.cat([real, out["fake_b"]]))
+
+    return training_bytes(build, forward) + image_count * 3 * stored_size**2
 
 
 def check_image_size(image_size: int, disc: str, patch_layers: int) -> None:
@@ -122,6 +157,10 @@ class CycleGANTrainer(GANTrainer):
         # independently instead of walked in lockstep (which would pair their images).
         self.seed_a, self.seed_b = 2 * args.seed, 2 * args.seed + 1
         stored_size = augment.stored_size(args.aug, args.image_size)
+        image_count = len(list_images(args.data_a, "--data-a")) + len(list_images(args.data_b, "--data-b"))
+        refuse_if_too_large(training_memory(args, image_count, stored_size), self.device,
+                            f"--image-size {args.image_size} --conv-dim {args.conv_dim} --n-res-blocks "
+                            f"{args.n_res_blocks} --batch-size {args.batch_size}")
         self.data_a = load_image_folder(args.data_a, stored_size, flag="--data-a", warn=self.log,
                                         holdout=args.holdout).to(self.device)
         self.data_b = load_image_folder(args.data_b, stored_size, flag="--data-b", warn=self.log,

@@ -1,6 +1,8 @@
 """Image-folder data sets, decoded once and kept in memory as one uint8 tensor, and the
 stateless batch sampler: which images make up step s depends only on (seed, s, process rank), so
-a resumed run draws exactly the batches an uninterrupted run would have drawn."""
+a resumed run draws exactly the batches an uninterrupted run would have drawn. Every consumer of
+randomness (the data order, each step's augmentation and noise) has its own stream, salted with
+its name, so no two of them ever draw the same numbers."""
 
 import hashlib
 from pathlib import Path
@@ -57,19 +59,28 @@ def load_image_folder(folder: "str | Path", size: int, flag: str = "--data", war
     return torch.stack(images)
 
 
+def stream_seed(seed: int, stream: str, *indices: int) -> int:
+    """The seed of one random stream: a hash of the run's seed, the stream's name and its indices
+    (step, epoch, rank). Unlike arithmetic on the seed, no two streams can meet."""
+    digest = hashlib.blake2b(repr((seed, stream, *indices)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1  # 63 bits: manual_seed takes any, other libraries int64
+
+
 def step_generator(seed: int, step: int, rank: int = 0, device: "str | torch.device" = "cpu") -> torch.Generator:
-    """The random generator of one training step of one process. Deriving it from (seed, step,
-    rank) instead of carrying one generator along makes every step reproducible on its own."""
-    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 1024 + rank)
+    """The random generator of one training step of one process (augmentation, noise, image pool).
+    Deriving it from (seed, step, rank) instead of carrying one generator along makes every step
+    reproducible on its own."""
+    return torch.Generator(device=device).manual_seed(stream_seed(seed, "step", step, rank))
 
 
 def batch_indices(count: int, batch_size: int, seed: int, step: int, rank: int = 0) -> torch.Tensor:
     """Indices of the images in batch `step` (1-based) of one process: the data set is shuffled
     once per epoch (per process) and walked in order; a set smaller than a batch is drawn with
-    replacement."""
+    replacement. Its own streams: the data order never repeats the step generator's numbers."""
     if count < batch_size:
-        return torch.randint(0, count, (batch_size,), generator=step_generator(seed, step, rank))
+        draw = torch.Generator().manual_seed(stream_seed(seed, "data-draw", step, rank))
+        return torch.randint(0, count, (batch_size,), generator=draw)
     batches_per_epoch = count // batch_size
     epoch, position = divmod(step - 1, batches_per_epoch)
-    order = torch.randperm(count, generator=torch.Generator().manual_seed((seed * 7919 + epoch) * 1024 + rank))
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(stream_seed(seed, "data-order", epoch, rank)))
     return order[position * batch_size:(position + 1) * batch_size]

@@ -22,11 +22,23 @@ from gan_demo import runtime
 from gan_demo.models import DCGenerator
 from gan_demo.models.dcgan import check_power_of_two
 from train import augment, losses
-from train.data import batch_indices, load_image_folder, step_generator
+from train.data import batch_indices, list_images, load_image_folder, step_generator
 from train.discriminators import DCDiscriminator
 from train.ema import EMA
 from train.errors import UserError, main
-from train.loop import GANTrainer, adam, add_common_arguments, check_fraction, check_positive, frozen
+from train.loop import (
+    LEARNING_RATE_LIMIT,
+    GANTrainer,
+    adam,
+    add_common_arguments,
+    check_at_most,
+    check_common,
+    check_fraction,
+    check_positive,
+    frozen,
+    parse_arguments,
+)
+from train.memory import refuse_if_too_large, training_bytes
 from train.plots import sample_grid
 
 SAMPLE_COUNT = 16
@@ -44,15 +56,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="decay of the generator's exponential moving average, which is sampled and exported "
                              "(warms up over the first steps; 0: the raw generator)")
     add_common_arguments(parser, sample_every=200, checkpoint_every=400)
-    args = parser.parse_args(argv)
-    check_positive(args, "iters", "batch_size", "latent_dim", "lr", "conv_dim", "sample_every", "checkpoint_every")
-    check_fraction(args, "holdout")
+    return parse_arguments(parser, argv, check_args)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    check_common(args)
+    check_positive(args, "iters", "batch_size", "latent_dim", "lr")
+    check_at_most(args, lr=LEARNING_RATE_LIMIT)
     check_fraction(args, "ema_decay")
     try:
         check_power_of_two(args.image_size)
     except ValueError:
         raise UserError(f"--image-size must be a power of two such as 32, 64 or 128, got {args.image_size}") from None
-    return args
+
+
+def training_memory(args: argparse.Namespace, image_count: int, stored_size: int) -> float:
+    """Bytes a run needs: G, its EMA copy and D with Adam, one step's activations, the images in memory."""
+    def build():
+        return (DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim, image_size=args.image_size),
+                DCDiscriminator(conv_dim=args.conv_dim, image_size=args.image_size))
+
+    def forward(gen, disc):
+        fake = gen(torch.zeros(args.batch_size, args.latent_dim))
+        disc(torch.cat([fake, fake]))  # the D step's [real; fake] batch
+
+    return training_bytes(build, forward) + image_count * 3 * stored_size**2
 
 
 class DCGANTrainer(GANTrainer):
@@ -62,8 +90,11 @@ class DCGANTrainer(GANTrainer):
     def __init__(self, args: argparse.Namespace):
         super().__init__(args)
         args = self.args
-        self.data = load_image_folder(args.data, augment.stored_size(args.aug, args.image_size),
-                                      warn=self.log, holdout=args.holdout).to(self.device)
+        stored_size = augment.stored_size(args.aug, args.image_size)
+        refuse_if_too_large(training_memory(args, len(list_images(args.data, "--data")), stored_size), self.device,
+                            f"--image-size {args.image_size} --conv-dim {args.conv_dim} --latent-dim "
+                            f"{args.latent_dim} --batch-size {args.batch_size}")
+        self.data = load_image_folder(args.data, stored_size, warn=self.log, holdout=args.holdout).to(self.device)
         self.log(f"{len(self.data)} images from {args.data}, kept in memory at {self.data.shape[-1]} px")
         torch.manual_seed(args.seed)  # initial weights
         gen = DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim, image_size=args.image_size)

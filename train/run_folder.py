@@ -1,13 +1,17 @@
 """The run folder (`--out RUN_DIR`) and everything written into it:
 
-    config.json   resolved config        state.pt     resume state (atomic, weights_only loads)
-    samples/      step-000200.png ...    losses.csv   step and every loss term
-    progress.gif  labelled sample frames losses.png   loss curves
+    config.json   resolved config        state.pt       resume state (atomic, weights_only loads)
+    samples/      step-000200.png ...    losses.csv     step and every loss term, appended
+    progress.gif  labelled sample frames progress.json  {"frame_steps": the real step of every frame}
+    losses.png    loss curves            logs/          experiment tracker files (--report-to)
     export/       the exported model (config.json, model.safetensors, README.md, progress.gif,
-                  losses.csv, losses.png), refreshed at every checkpoint and at the end
+                  progress.json, losses.csv, losses.png), refreshed at every checkpoint and at the end
 
-Every file is written to a temporary name and moved into place with `os.replace`, so a run
-killed at any moment leaves either the old or the new version of each file, never half of one.
+Every file but losses.csv is written to a temporary name and moved into place with `os.replace`,
+so a run killed at any moment leaves either the old or the new version of each file, never half
+of one. losses.csv only grows between checkpoints (rows are appended, never rewritten): a row cut
+short by a kill, and rows past the saved step, are dropped when the run resumes. The GIF and its
+steps are rebuilt at checkpoints from the sample grids, not at every sample.
 """
 
 import csv
@@ -25,24 +29,31 @@ from PIL import Image
 from gan_demo import render
 from gan_demo.hub import EXPORT_FILES  # the exported-model format, shared with publishing and pulling
 from gan_demo.progress import read_losses
-from train.errors import UserError
+from train.errors import UserError, describe_os_error
 from train.plots import plot_losses
 
 STEP_FILE = re.compile(r"step-(\d+)\.png$")
 
 
 def write_atomic(path: Path, data: "bytes | str") -> None:
-    """Write `data` to `path` via a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write `data` to `path` via a temporary file in the same folder and os.replace; on failure
+    (a full disk) the temporary file is removed, `path` keeps its old content, and the OSError
+    names `path`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(path)) from None
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data.encode() if isinstance(data, str) else data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OSError(error.errno, error.strerror, str(path)) from None
         raise
 
 
@@ -62,26 +73,27 @@ class RunFolder:
         self.export = self.root / "export"
         self.state_path = self.root / "state.pt"
         self.losses_path = self.root / "losses.csv"
+        self.logs = self.root / "logs"
         self._pending_losses: list[list[float]] = []
+        self._frames: dict[int, Image.Image] = {}  # labelled GIF frames by step, read or drawn once
 
     # -- starting and resuming ---------------------------------------------------------------
 
     def check_can_start(self, resume: bool) -> None:
-        """A fresh run needs an empty or missing folder; a non-empty one needs --resume."""
+        """A fresh run needs an empty or missing folder; a non-empty one needs --resume. Either way
+        the folder must be writable: found out now (creating it), not at the first checkpoint."""
         if self.root.exists() and not self.root.is_dir():
             raise UserError(f"--out {self.root}: exists and is not a folder")
         if not resume and self.root.exists() and any(self.root.iterdir()):
             raise UserError(f"--out {self.root}: folder is not empty; pass --resume to continue that run "
                             "or choose a new folder")
-
-    def saved_config(self) -> dict | None:
-        path = self.root / "config.json"
-        if not path.exists():
-            return None
         try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise UserError(f"{path}: not valid JSON; fix or delete it") from None
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+        except OSError as error:
+            raise UserError(f"--out {self.root}: cannot write there ({error.strerror or describe_os_error(error)})") \
+                from None
 
     def write_config(self, config: dict) -> None:
         write_atomic(self.root / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
@@ -112,8 +124,10 @@ class RunFolder:
         for staging in self.root.glob(".export-*"):
             shutil.rmtree(staging)
         if self.losses_path.exists():
-            rows = self._read_loss_rows()
-            self._write_loss_rows([row for row in rows if int(float(row[0])) <= step])
+            rows, complete = self.read_loss_rows()
+            kept = [row for row in rows if row[0] <= step]
+            if len(kept) < len(rows) or not complete:
+                self._write_loss_rows(kept)
         for path in self.sample_paths():
             if self.sample_step(path) > step:
                 path.unlink()
@@ -124,31 +138,64 @@ class RunFolder:
         self._pending_losses.append([step, *values])
 
     def flush_losses(self) -> None:
+        """Append the pending rows (with the header, in a new file)."""
         if not self._pending_losses:
             return
-        rows = self._read_loss_rows() if self.losses_path.exists() else []
-        self._write_loss_rows(rows + [[str(value) for value in row] for row in self._pending_losses])
+        new = not self.losses_path.exists() or self.losses_path.stat().st_size == 0
+        with open(self.losses_path, "a", encoding="utf-8") as handle:
+            handle.write(self._csv(self._pending_losses, header=new))
+            handle.flush()
+            os.fsync(handle.fileno())
         self._pending_losses.clear()
 
     def loss_rows(self) -> list[list[float]]:
         """Every logged row (step first), the pending ones included."""
         self.flush_losses()
-        if not self.losses_path.exists():
-            return []
-        return [[float(value) for value in row] for row in self._read_loss_rows()]
+        return self.read_loss_rows()[0] if self.losses_path.exists() else []
 
-    def _read_loss_rows(self) -> list[list[float]]:
-        columns = read_losses(self.losses_path)
-        return [list(row) for row in zip(*(columns.get(name, []) for name in ["step", *self.loss_names]), strict=True)]
+    def check_losses(self, step: int) -> None:
+        """On resume, before anything is written: losses.csv must be this run's, rows of numbers."""
+        if self.losses_path.exists():
+            self.read_loss_rows()
 
-    def _write_loss_rows(self, rows: list[list]) -> None:
+    def read_loss_rows(self) -> tuple[list[list[float]], bool]:
+        """(rows with the step first, whether the last line was complete). A last line without its
+        newline is the append a kill cut short: left out. Anything else malformed is a UserError."""
+        try:
+            text = self.losses_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"{self.losses_path}: not a text file; fix or delete it") from None
+        lines = text.split("\n")
+        complete = lines[-1] == ""
+        lines = lines[:-1]  # the empty string after the last newline, or the cut-short line
+        header = ["step", *self.loss_names]
+        if lines and lines[0].split(",") != header:
+            raise UserError(f"{self.losses_path}: its header is not {','.join(header)}; it belongs to another "
+                            "kind of run: fix or delete it")
+        rows = []
+        for number, line in enumerate(lines[1:], start=2):
+            try:
+                step, *values = (float(value) for value in next(csv.reader([line])))
+            except (ValueError, StopIteration):
+                step, values = None, []
+            if step is None or len(values) != len(self.loss_names) or step != int(step) \
+                    or (rows and step <= rows[-1][0]):
+                raise UserError(f"{self.losses_path}: line {number} is not a row of increasing step and "
+                                f"{len(self.loss_names)} losses ({line[:60]!r}); fix or delete the file")
+            rows.append([int(step), *values])
+        return rows, complete
+
+    def _csv(self, rows: list[list], header: bool) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["step", *self.loss_names])
-        for row in rows:
-            step, *values = row
-            writer.writerow([int(float(step)), *(f"{float(value):.6g}" for value in values)])
-        write_atomic(self.losses_path, buffer.getvalue())
+        if header:
+            writer.writerow(["step", *self.loss_names])
+        for step, *values in rows:
+            writer.writerow([int(step), *(f"{float(value):.6g}" for value in values)])
+        return buffer.getvalue()
+
+    def _write_loss_rows(self, rows: list[list]) -> None:
+        write_atomic(self.losses_path, self._csv(rows, header=True))
 
     # -- samples, GIF and plot ---------------------------------------------------------------
 
@@ -162,15 +209,23 @@ class RunFolder:
         return int(STEP_FILE.search(path.name).group(1))
 
     def save_sample(self, step: int, grid: Image.Image) -> None:
-        """Store one sample grid and rebuild progress.gif from every grid so far."""
+        """Store one sample grid; the GIF picks it up at the next checkpoint (write_progress)."""
         write_atomic(self.samples / f"step-{step:06d}.png", png_bytes(grid))
-        frames = []
-        for path in self.sample_paths():
-            with Image.open(path) as image:
-                frames.append(render.label_frame(image, render.step_label(self.sample_step(path))))
-        write_atomic(self.root / "progress.gif", render.gif_bytes(frames))
+        self._frames[step] = render.label_frame(grid, render.step_label(step))
 
-    def plot_losses(self, title: str) -> None:
+    def write_progress(self, title: str) -> None:
+        """progress.gif from every sample grid so far, progress.json with the step of each frame,
+        and losses.png. Grids come from memory, or from samples/ once for those of before a resume."""
+        steps = []
+        for path in self.sample_paths():
+            step = self.sample_step(path)
+            if step not in self._frames:
+                with Image.open(path) as image:
+                    self._frames[step] = render.label_frame(image, render.step_label(step))
+            steps.append(step)
+        if steps:
+            write_atomic(self.root / "progress.gif", render.gif_bytes([self._frames[step] for step in steps]))
+            write_atomic(self.root / "progress.json", json.dumps({"frame_steps": steps}) + "\n")
         self.flush_losses()
         if self.losses_path.exists():
             buffer = io.BytesIO()
@@ -181,12 +236,19 @@ class RunFolder:
 
     def write_export(self, model: torch.nn.Module, model_card: str) -> None:
         """Refresh export/: weights + config via the Hub mixin, the model card, and copies of
-        the GIF, losses and plot. Each file is replaced atomically."""
+        the GIF, losses and plot. Each file is replaced atomically, once all of them were written
+        (a failed write leaves export/ as it was)."""
+        try:
+            self._write_export(model, model_card)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(self.export)) from None
+
+    def _write_export(self, model: torch.nn.Module, model_card: str) -> None:
         with tempfile.TemporaryDirectory(dir=self.root, prefix=".export-") as staging:
             staging = Path(staging)
             model.save_pretrained(staging)
             (staging / "README.md").write_text(model_card)
-            for name in ("progress.gif", "losses.csv", "losses.png"):
+            for name in ("progress.gif", "progress.json", "losses.csv", "losses.png"):
                 if (self.root / name).exists():
                     shutil.copyfile(self.root / name, staging / name)
             self.export.mkdir(exist_ok=True)

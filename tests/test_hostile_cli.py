@@ -1,0 +1,363 @@
+"""The training and publishing command lines against hostile and careless input, run as a user runs
+them (subprocesses): every failure is one line and a non-zero exit, no traceback, and nothing that
+was on disk is overwritten. Flags out of range, absurd network sizes (refused from an estimate
+before anything is allocated), unwritable and full run folders, foreign resume files, a run
+folder inside the data, a diverging loss, a Hub that never answers or echoes the token, and
+Ctrl-C / SIGTERM at every stage."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import ROOT, SUBPROCESS_ENV, make_images, run_cli
+from tests.hub_server import SilentHub, StandInHub
+
+TINY_DCGAN = ["--image-size", "32", "--conv-dim", "8", "--latent-dim", "16", "--batch-size", "4"]
+TINY_CYCLEGAN = ["--image-size", "16", "--conv-dim", "4", "--n-res-blocks", "1", "--batch-size", "2"]
+TOKEN = "hf_hostileTestToken_mustNeverShow_9917"
+
+
+def error_line(result: subprocess.CompletedProcess, exit_code: int = 2) -> str:
+    """The one line a failed run printed (tqdm's progress bar aside), checked to be alone."""
+    assert result.returncode == exit_code, (result.returncode, result.stderr[-3000:])
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = [line for line in result.stderr.replace("\r", "\n").splitlines()
+             if line.strip() and not line.startswith(("dcgan:", "cyclegan:"))]
+    messages = [line for line in lines if line.startswith(("error:", "interrupted"))]
+    assert len(messages) == 1, result.stderr[-3000:]
+    return messages[0]
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (relative path -> sha256), to show that nothing changed."""
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def run_all(*commands: tuple[str, ...]) -> list[subprocess.CompletedProcess]:
+    """`run_cli(*command)` for each command, two at a time (start-up is mostly importing torch)."""
+    with ThreadPoolExecutor(2) as executor:
+        return list(executor.map(lambda command: run_cli(*command), commands))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("data")
+    return {"images": make_images(root / "images", count=8, seed=0),
+            "apple": make_images(root / "apple", count=4, seed=1, tint=(60, 0, 0)),
+            "orange": make_images(root / "orange", count=4, seed=2, tint=(60, 30, 0))}
+
+
+@pytest.fixture(scope="module")
+def dcgan_run(data, tmp_path_factory) -> Path:
+    """A finished 4-step DCGAN run with a checkpoint at its end, to copy and resume."""
+    out = tmp_path_factory.mktemp("dcgan") / "run"
+    result = run_cli("train.dcgan", "--data", str(data["images"]), "--out", str(out), *TINY_DCGAN,
+                     "--iters", "4", "--sample-every", "2", "--checkpoint-every", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def cyclegan_run(data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cyclegan") / "run"
+    result = run_cli("train.cyclegan", "--data-a", str(data["apple"]), "--data-b", str(data["orange"]),
+                     "--out", str(out), *TINY_CYCLEGAN, "--iters", "2", "--pool-size", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def copy_run(run: Path, to: Path) -> Path:
+    subprocess.run(["cp", "-a", str(run), str(to)], check=True)
+    return to
+
+
+# -- refused at start: flags ---------------------------------------------------------------------
+
+# (script flags, what the one line must say); each runs against a fresh --out that must stay absent.
+REFUSED_AT_START = {
+    "lr inf": (["--lr", "inf"], "--lr must be a finite number, got inf"),
+    "lr nan": (["--lr", "nan"], "--lr must be a finite number, got nan"),
+    "lr 5": (["--lr", "5"], "--lr must be at most 1.0, got 5.0"),
+    "ema nan": (["--ema-decay", "nan"], "--ema-decay must be at least 0 and below 1, got nan"),
+    "holdout -inf": (["--holdout", "-inf"], "--holdout must be at least 0 and below 1"),
+    "seed 2^63": (["--seed", str(2**63)], f"--seed must be between 0 and 2^63-1, got {2**63}"),
+    "seed -1": (["--seed", "-1"], "--seed must be between 0 and 2^63-1, got -1"),
+    "lambda nan": (["--lambda-cycle", "nan"], "--lambda-cycle must be a finite number, got nan"),
+    "lambda inf": (["--lambda-identity", "inf"], "--lambda-identity must be a finite number, got inf"),
+    "lr-d -inf": (["--lr-d", "-inf"], "--lr-d must be a finite number, got -inf"),
+    "res blocks": (["--n-res-blocks", str(10**12)], "--n-res-blocks must be at most 64"),
+}
+CYCLEGAN_CASES = {"lambda nan", "lambda inf", "lr-d -inf", "res blocks"}
+
+
+@pytest.fixture(scope="module")
+def refused_at_start(data, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("refused")
+    commands = []
+    for case, (flags, _) in REFUSED_AT_START.items():
+        out = str(root / case.replace(" ", "-"))
+        if case in CYCLEGAN_CASES:
+            commands.append(("train.cyclegan", "--data-a", str(data["apple"]), "--data-b", str(data["orange"]),
+                             "--out", out, *TINY_CYCLEGAN, *flags))
+        else:
+            commands.append(("train.dcgan", "--data", str(data["images"]), "--out", out, *TINY_DCGAN, *flags))
+    return {"root": root, "results": dict(zip(REFUSED_AT_START, run_all(*commands), strict=True))}
+
+
+@pytest.mark.parametrize("case", REFUSED_AT_START)
+def test_flags_out_of_range_are_one_line_before_anything_is_written(refused_at_start, case):
+    line = error_line(refused_at_start["results"][case])
+    assert REFUSED_AT_START[case][1] in line
+    assert not (refused_at_start["root"] / case.replace(" ", "-")).exists()
+
+
+# -- refused at start: absurd sizes, the run folder -------------------------------------------------
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--image-size", "65536"], "--image-size 65536"),
+    (["--conv-dim", str(10**9)], f"--conv-dim {10**9}"),
+    (["--latent-dim", str(10**30)], f"--latent-dim {10**30}"),
+    (["--batch-size", str(10**8)], f"--batch-size {10**8}"),
+])
+def test_absurd_sizes_are_refused_from_an_estimate_before_allocating(data, tmp_path, flags, named):
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "train.dcgan", "--data", str(data["images"]),
+                                "--out", str(tmp_path / "run"), *TINY_DCGAN, *flags],
+                               cwd=ROOT, env=SUBPROCESS_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    _, stderr = process.communicate(timeout=120)
+    result = subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
+    line = error_line(result)
+    assert named in line and " to train (networks, optimiser, one batch and the images" in line
+    assert line.endswith("GB free on cpu; lower them")
+    assert time.monotonic() - started < 120
+    assert not list((tmp_path / "run").iterdir())  # created to check it is writable, and left empty
+
+
+def test_unwritable_run_folders_are_one_line(data, tmp_path):
+    immutable = tmp_path / "immutable"
+    immutable.mkdir()
+    if subprocess.run(["chattr", "+i", str(immutable)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not permitted here")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("a file")
+    try:
+        results = run_all(*(("train.dcgan", "--data", str(data["images"]), "--out", out, *TINY_DCGAN)
+                            for out in (str(immutable), "/proc/gan-demo-run", str(not_a_folder / "run"))))
+    finally:
+        subprocess.run(["chattr", "-i", str(immutable)], check=True)
+    immutable_line, proc_line, file_line = (error_line(result) for result in results)
+    assert immutable_line == f"error: --out {immutable}: cannot write there (Operation not permitted)"
+    assert proc_line.startswith("error: --out /proc/gan-demo-run: cannot write there (")
+    assert file_line == f"error: --out {not_a_folder / 'run'}: cannot write there (Not a directory)"
+    assert not list(immutable.iterdir()) and not_a_folder.read_text() == "a file"
+
+
+def test_out_inside_the_data_is_refused(data, tmp_path):
+    images = make_images(tmp_path / "images", count=4, seed=3)
+    apple = make_images(tmp_path / "apple", count=4, seed=4)
+    dcgan, cyclegan = run_all(
+        ("train.dcgan", "--data", str(images), "--out", str(images / "runs" / "one"), *TINY_DCGAN),
+        ("train.cyclegan", "--data-a", str(apple), "--data-b", str(tmp_path), "--out", str(tmp_path / "run"),
+         *TINY_CYCLEGAN))
+    assert error_line(dcgan) == (f"error: --out {images / 'runs' / 'one'} is inside --data {images}: its sample "
+                                 "grids would become training images; choose a run folder outside the data")
+    assert f"is inside --data-b {tmp_path}" in error_line(cyclegan)
+    assert not (images / "runs").exists() and not (tmp_path / "run").exists()
+
+
+# -- resuming from foreign or damaged files -----------------------------------------------------------
+
+
+def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcgan_run, cyclegan_run, tmp_path):
+    other_kind = copy_run(dcgan_run, tmp_path / "other-kind")
+    (other_kind / "state.pt").write_bytes((cyclegan_run / "state.pt").read_bytes())
+    missing_key = copy_run(dcgan_run, tmp_path / "missing-key")
+    state = torch.load(missing_key / "state.pt", weights_only=True)
+    del state["opt_d"], state["kind"]  # a state from before `kind` was recorded, and incomplete
+    torch.save(state, missing_key / "state.pt")
+    wrong_type = copy_run(dcgan_run, tmp_path / "wrong-type")
+    config = json.loads((wrong_type / "config.json").read_text())
+    (wrong_type / "config.json").write_text(json.dumps({**config, "lr": "fast"}))
+    bad_value = copy_run(dcgan_run, tmp_path / "bad-value")
+    (bad_value / "config.json").write_text(json.dumps({**config, "image_size": 48}))
+    bad_losses = copy_run(dcgan_run, tmp_path / "bad-losses")
+    lines = (bad_losses / "losses.csv").read_text().splitlines()
+    lines[2] = "2,0.5,abc,0.7"
+    (bad_losses / "losses.csv").write_text("\n".join(lines) + "\n")
+    runs = [other_kind, missing_key, wrong_type, bad_value, bad_losses]
+    before = [fingerprint(run) for run in runs]
+
+    results = run_all(*(("train.dcgan", "--data", str(data["images"]), "--out", str(run), "--resume",
+                         "--iters", "6") for run in runs))
+    other_kind_line, missing_key_line, wrong_type_line, bad_value_line, bad_losses_line = map(error_line, results)
+    assert other_kind_line == (f"error: {other_kind / 'state.pt'}: written by train.cyclegan, not train.dcgan; "
+                               "resume it with `python -m train.cyclegan`, or choose another --out")
+    assert missing_key_line == (f"error: {missing_key / 'state.pt'}: not a complete train.dcgan state "
+                                "(no 'opt_d'); delete it to restart the run from scratch")
+    assert wrong_type_line == (f"error: {wrong_type / 'config.json'}: 'lr' is \"fast\", not a value of --lr; "
+                               "fix or delete the file")
+    assert bad_value_line == (f"error: {bad_value / 'config.json'}: --image-size must be a power of two such as "
+                              "32, 64 or 128, got 48")
+    assert bad_losses_line.startswith(f"error: {bad_losses / 'losses.csv'}: line 3 is not a row of increasing step")
+    assert [fingerprint(run) for run in runs] == before
+
+
+# -- a diverging loss ------------------------------------------------------------------------------
+
+
+def test_a_loss_turning_nan_stops_with_the_step_and_keeps_the_last_good_files(data, dcgan_run, tmp_path):
+    run = copy_run(dcgan_run, tmp_path / "run")
+    state = torch.load(run / "state.pt", weights_only=True)
+    first = next(iter(state["disc"]))
+    state["disc"][first] = torch.full_like(state["disc"][first], float("inf"))  # what an lr too high ends in
+    torch.save(state, run / "state.pt")
+    before = fingerprint(run)
+    result = run_cli("train.dcgan", "--data", str(data["images"]), "--out", str(run), "--resume", "--iters", "8")
+    assert error_line(result) == ("error: loss d_real is nan at step 5: training diverged and stopped; state.pt and "
+                                  "export/ keep step 4; continue with --resume (a lower learning rate may help)")
+    assert fingerprint(run) == before
+
+
+# -- a full disk -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs (root only; skipped where mounting is not permitted)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_full_disk_stops_with_one_line_and_the_previous_state_intact(data, dcgan_run, small_disk):
+    run = copy_run(dcgan_run, small_disk / "run")
+    before = fingerprint(run)
+    # Fill the disk but for half a state.pt: the first write of the next checkpoint cannot finish.
+    statistics = os.statvfs(small_disk)
+    free = statistics.f_bavail * statistics.f_frsize
+    with open(small_disk / "filler", "wb") as filler:
+        filler.write(b"\0" * (free - (run / "state.pt").stat().st_size // 2))
+    result = run_cli("train.dcgan", "--data", str(data["images"]), "--out", str(run), "--resume", "--iters", "6")
+    line = error_line(result)
+    assert line.startswith("error: cannot write ") and "No space left on device" in line
+    assert line.endswith("stopped at step 6; state.pt and export/ keep step 4; continue with --resume")
+    after = fingerprint(run)
+    assert {name: after[name] for name in before if name != "losses.csv"} == {
+        name: digest for name, digest in before.items() if name != "losses.csv"}
+    assert not list(run.rglob("*.tmp")) and not list(run.glob(".export-*"))
+    (small_disk / "filler").unlink()
+    resumed = run_cli("train.dcgan", "--data", str(data["images"]), "--out", str(run), "--resume", "--iters", "6")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    steps = [int(line.split(",")[0]) for line in (run / "losses.csv").read_text().splitlines()[1:]]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+# -- publishing ---------------------------------------------------------------------------------
+
+
+def hub_env(url: str, hf_home: Path) -> dict:
+    env = {key: value for key, value in SUBPROCESS_ENV.items() if key not in ("HF_HUB_OFFLINE", "HF_HUB_CACHE")}
+    return {**env, "HF_ENDPOINT": url, "HF_HOME": str(hf_home), "HF_TOKEN": TOKEN}
+
+
+def test_publishing_to_a_hub_that_never_answers_fails_within_a_minute(dcgan_run, tmp_path):
+    with SilentHub() as silent:
+        started = time.monotonic()
+        result = run_cli("train.publish", str(dcgan_run), "--repo", "someone/model",
+                         env=hub_env(silent.url, tmp_path / "hf-home"), timeout=120)
+        elapsed = time.monotonic() - started
+    assert elapsed < 60
+    assert error_line(result) == (f"error: cannot reach the Hugging Face Hub at {silent.url} (ReadTimeout); "
+                                  "check the network or HF_ENDPOINT, then retry (nothing was published to "
+                                  "someone/model)")
+
+
+def test_a_server_echoing_the_token_never_gets_it_printed(dcgan_run, tmp_path):
+    with StandInHub() as echoing:
+        echoing.echo_headers = True
+        result = run_cli("train.publish", str(dcgan_run), "--repo", "someone/model",
+                         env=hub_env(echoing.url, tmp_path / "hf-home"))
+    line = error_line(result)
+    assert "the Hub answered 400" in line and "Bearer hf_***" in line
+    assert TOKEN not in result.stdout + result.stderr
+
+
+# -- Ctrl-C and SIGTERM ----------------------------------------------------------------------------
+
+
+def start_training(data: dict, out: Path, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "train.dcgan", "--data", str(data["images"]), "--out", str(out),
+                             *TINY_DCGAN, *flags], cwd=ROOT, env=SUBPROCESS_ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_training(process: subprocess.Popen, out: Path, timeout: float = 120) -> None:
+    """Until the run wrote its first sample grid (training is under way)."""
+    deadline = time.monotonic() + timeout
+    while not list((out / "samples").glob("step-*.png")):
+        assert process.poll() is None and time.monotonic() < deadline, "training never started"
+        time.sleep(0.05)
+
+
+def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_while_training_saves_and_resume_completes(data, tmp_path, signum):
+    out = tmp_path / "run"
+    process = start_training(data, out, "--iters", "100000", "--sample-every", "1", "--checkpoint-every", "100000")
+    wait_for_training(process, out)
+    process.send_signal(signum)
+    result = finished(process)
+    line = error_line(result, exit_code=128 + signum)
+    name = signal.Signals(signum).name
+    assert line.startswith(f"interrupted ({name}) at step ") and line.endswith(": state saved; continue with --resume")
+    step = int(line.split("at step ")[1].split(":")[0])
+    assert torch.load(out / "state.pt", weights_only=True)["step"] == step
+    resumed = run_cli("train.dcgan", "--data", str(data["images"]), "--out", str(out), "--resume",
+                      "--iters", str(step + 2))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    steps = [int(line.split(",")[0]) for line in (out / "losses.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(1, step + 3))
+
+
+@pytest.mark.parametrize("delay", [0.2, 2.0])
+def test_ctrl_c_during_start_up_exits_quietly(data, tmp_path, delay):
+    process = start_training(data, tmp_path / "run", "--iters", "100000")
+    time.sleep(delay)  # importing torch, reading the images, building the networks
+    assert not (tmp_path / "run" / "samples").exists()
+    process.send_signal(signal.SIGINT)
+    result = finished(process)
+    assert error_line(result, exit_code=130) == "interrupted (SIGINT) during start-up; nothing was saved"
+
+
+def test_a_second_ctrl_c_stops_at_once_without_a_traceback(data, tmp_path):
+    out = tmp_path / "run"
+    process = start_training(data, out, "--iters", "100000", "--sample-every", "1", "--checkpoint-every", "1",
+                             "--conv-dim", "32", "--image-size", "64")  # big enough that saving takes a while
+    wait_for_training(process, out)
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)
+    result = finished(process)
+    line = error_line(result, exit_code=130)
+    assert line.startswith("interrupted again (SIGINT): stopped at once; state.pt and export/ keep step ")
+    assert not list(out.rglob("*.tmp")) and not list(out.glob(".export-*"))
+    torch.load(out / "state.pt", weights_only=True)  # whole: the last checkpoint, or the one before
