@@ -6,13 +6,16 @@ images with the CycleGANs, and watch how every bundled model learned. This file 
     python app.py   # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
 """
 
+import os
+
+if __name__ == "__main__":  # OpenMP reads this once, when torch loads it: idle threads sleep, not spin
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # (docs/performance.md)
+
 import contextlib
-import functools
 import hashlib
 import html
 import json
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +37,8 @@ MAX_SEED = 2**31 - 1
 MODEL_SIZE, FULL_IMAGE = "model size", "full image"
 GIF_FOLDER = Path(tempfile.gettempdir()) / "gan-demo-gifs"
 GIF_MAX_AGE_SECONDS = 3600
+# The gradio versions whose save_pil_to_cache rewrites a cached file in place (checked in 6.31.0).
+GRADIO_IN_PLACE_CACHE_MAJOR = "6"
 # 64 px samples are drawn as large as their box allows, crisp rather than blurred.
 CSS = ".pixelated img { image-rendering: pixelated; object-fit: contain; width: 100%; height: 100%; }"
 
@@ -56,10 +61,11 @@ class CheckedImage(gr.Image):
 
 def save_pil_to_cache_atomically(img: Image.Image, cache_dir: str, name: str = "image", format: str = "webp") -> str:
     """gradio's `save_pil_to_cache` with the file written once, under a temporary name renamed into place.
-    gradio 6.31 rewrites an output image's cache file (named by its content) in place on every request, so
-    two requests with the same output (two visitors on the default seed, one example translated twice)
-    truncate the file while the first one is being downloaded, which then arrives empty (the load benchmark
-    saw 8 of 400 calls fail so)."""
+    gradio 6.31 rewrites an output image's cache file (named by its content) in place on every request
+    (gradio/processing_utils.py, save_pil_to_cache: `write_bytes` on the final path; no upstream issue
+    yet), so two requests with the same output (two visitors on the default seed, one example translated
+    twice) truncate the file while the first one is being downloaded, which then arrives empty (the load
+    benchmark saw 8 of 400 calls fail so)."""
     data = processing_utils.encode_pil_to_bytes(img, format)
     folder = Path(cache_dir) / processing_utils.hash_bytes(data)
     folder.mkdir(exist_ok=True, parents=True)
@@ -74,7 +80,16 @@ def save_pil_to_cache_atomically(img: Image.Image, cache_dir: str, name: str = "
     return str(path)
 
 
-processing_utils.save_pil_to_cache = save_pil_to_cache_atomically  # every component looks it up there
+def write_output_images_atomically() -> bool:
+    """Replace gradio's save_pil_to_cache by `save_pil_to_cache_atomically` (every component looks it up
+    in processing_utils) on the gradio versions known to write in place; True if it did. Other versions
+    keep theirs: recheck that function there before widening the check."""
+    if gr.__version__.split(".")[0] != GRADIO_IN_PLACE_CACHE_MAJOR:
+        logging.getLogger(__name__).warning("gradio %s: output images are cached by gradio's own save_pil_to_cache",
+                                            gr.__version__)
+        return False
+    processing_utils.save_pil_to_cache = save_pil_to_cache_atomically
+    return True
 
 
 def refusal(error: Exception | str, title: str) -> gr.Error:
@@ -84,16 +99,18 @@ def refusal(error: Exception | str, title: str) -> gr.Error:
 
 # -- handlers: turn UI values into gan_demo calls and errors into messages ------------------------
 
+registry = catalog.ModelRegistry()  # the models on offer: built by build_demo() at start-up; added models join it
 
-def load(name: str) -> catalog.ResolvedModel:
+
+def load(name: str) -> catalog.RegisteredModel:
     try:
-        return catalog.resolve(catalog.entry_named(name))
-    except (KeyError, inference.ModelLoadError) as error:
-        raise refusal(f"Model {name} is not available: {error}", "Model unavailable") from None
+        return registry.get(name)
+    except catalog.ModelUnavailable as error:
+        raise refusal(error, "Model unavailable") from None
 
 
-def source_note(resolved: catalog.ResolvedModel) -> str:
-    return f"Model `{resolved.entry.name}` ({resolved.source})"
+def source_note(resolved: catalog.RegisteredModel) -> str:
+    return f"Model `{resolved.name}` ({resolved.source})"
 
 
 def seeds_from(seed: float | None, count: float) -> range:
@@ -110,7 +127,7 @@ def sample_cats(variant: str, seed: float | None, truncation: float, count: floa
 
 
 def compare_variants(seed: float | None, truncation: float, count: float) -> list[tuple[Image.Image, str]]:
-    grids = inference.compare_variants({item.entry.label: item.model for item in available("dcgan")},
+    grids = inference.compare_variants({item.label: item.model for item in available("dcgan")},
                                        seeds_from(seed, count), truncation)
     return [(grid, label) for label, grid in grids.items()]
 
@@ -127,7 +144,7 @@ def translate(image: Image.Image | None, direction: str,
               resolution: str) -> tuple[Image.Image | None, Image.Image | None, Image.Image | None, str]:
     if image is None:
         return None, None, None, "Upload, paste or take a picture to translate it."
-    choice = next((item for item in catalog.translation_choices() if item.label == direction), None)
+    choice = next((item for item in registry.translation_choices(available=False) if item.label == direction), None)
     if choice is None:
         raise gr.Error(f"Unknown direction {direction!r}.")
     resolved = load(choice.model_name)
@@ -145,8 +162,8 @@ def show_progress(run: str, iteration: float) -> tuple[str, Image.Image, pd.Data
     frame, _ = record.frame_at(iteration)  # the frame shows its iteration in its corner
     variants = []
     for resolved in available("dcgan", with_progress=True):
-        variant_frame, variant_step = progress.load_run(resolved.folder).frame_at(iteration)
-        variants.append((variant_frame, f"{resolved.entry.label} (iteration {variant_step})"))
+        variant_frame, variant_step = progress.load_run(resolved.progress_folder).frame_at(iteration)
+        variants.append((variant_frame, f"{resolved.label} (iteration {variant_step})"))
     plot = pd.DataFrame(progress.loss_table(record.losses))
     return str(record.gif_path), frame, plot, record.settings, variants
 
@@ -165,29 +182,21 @@ def iteration_slider(run: str | None, maximum: int | None = None) -> gr.Slider:
 
 def run_progress(run: str) -> progress.RunProgress:
     for resolved in available(with_progress=True):
-        if resolved.entry.name == run:
-            return progress.load_run(resolved.folder)
+        if resolved.name == run:
+            return progress.load_run(resolved.progress_folder)
     raise gr.Error(f"No training progress for {run!r}.")
 
 
-def available(kind: str | None = None, with_progress: bool = False) -> list[catalog.ResolvedModel]:
-    """The models of `kind` that load (and that have a progress GIF, if asked), in catalog order."""
-    return [resolved for _, resolved, _ in model_table()
-            if resolved and (kind is None or resolved.entry.kind == kind)
-            and (not with_progress or progress.has_progress(resolved.folder))]
-
-
-@functools.cache
-def model_table() -> tuple[tuple[catalog.CatalogEntry, catalog.ResolvedModel | None, str], ...]:
-    """Every catalog entry, loaded or with the reason it is unavailable; resolved once per process."""
-    return tuple(catalog.availability())
+def available(kind: str | None = None, with_progress: bool = False) -> list[catalog.RegisteredModel]:
+    """The models of `kind` that load (and that have a progress GIF, if asked), in registry order."""
+    return [resolved for resolved in registry.models(kind)
+            if not with_progress or (resolved.progress_folder and progress.has_progress(resolved.progress_folder))]
 
 
 def models_markdown() -> str:
     lines = ["| model | what | source |", "| --- | --- | --- |"]
-    for entry, resolved, reason in model_table():
-        source = resolved.source if resolved else f"unavailable: {reason}"
-        lines.append(f"| `{entry.name}` | {entry.kind}: {entry.label} | {source} |")
+    for resolved in registry.models(available=False):
+        lines.append(f"| `{resolved.name}` | {resolved.kind}: {resolved.label} | {resolved.source} |")
     return "\n".join(lines)
 
 
@@ -210,12 +219,12 @@ def translation_examples() -> list[list[str]]:
     manifest = EXAMPLES / "examples.json"
     if not manifest.is_file():
         return []
-    labels = {choice.label for choice in catalog.translation_choices()}
+    labels = {choice.label for choice in registry.translation_choices(available=False)}
     return [[str(EXAMPLES / item["file"]), item["direction"]] for item in json.loads(manifest.read_text())
             if (EXAMPLES / item["file"]).is_file() and item["direction"] in labels]
 
 
-def choices_of(entries: list[catalog.CatalogEntry]) -> list[tuple[str, str]]:
+def choices_of(entries: list[catalog.RegisteredModel]) -> list[tuple[str, str]]:
     return [(entry.label, entry.name) for entry in entries]
 
 
@@ -223,13 +232,16 @@ def choices_of(entries: list[catalog.CatalogEntry]) -> list[tuple[str, str]]:
 
 
 def build_demo() -> gr.Blocks:
-    """The whole app, queue included; `launch()` serves it."""
+    """The whole app, queue included, on a registry of the models built now; `launch()` serves it."""
+    global registry
+    registry = catalog.build_registry()
     # With no model of a kind at all, list them all anyway: choosing one then says why it is unavailable.
-    dcgans = [resolved.entry for resolved in available("dcgan")] or catalog.entries("dcgan")
+    dcgans = available("dcgan") or registry.models("dcgan", available=False)
     default_dcgan = catalog.DEFAULT_DCGAN if catalog.DEFAULT_DCGAN in [e.name for e in dcgans] else dcgans[0].name
-    runs = [resolved.entry for resolved in available(with_progress=True)]
-    loaded = {resolved.entry.name for resolved in available("cyclegan")}
-    directions = [choice.label for choice in catalog.translation_choices() if choice.model_name in loaded or not loaded]
+    runs = available(with_progress=True)
+    loaded = set(registry.names("cyclegan"))
+    directions = [choice.label for choice in registry.translation_choices(available=False)
+                  if choice.model_name in loaded or not loaded]
 
     with gr.Blocks(title="gan-demo: cats and CycleGANs", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# gan-demo\nSample cats from a DCGAN, translate images with CycleGAN, and watch the models learn.")
@@ -337,10 +349,12 @@ def build_demo() -> gr.Blocks:
 def launch() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("gan_demo").setLevel(logging.INFO)
-    runtime.configure()  # threads, denormals (gan_demo/runtime.py)
+    runtime.configure()  # PyTorch's threads (OMP_NUM_THREADS sets them), denormals (gan_demo/runtime.py)
+    write_output_images_atomically()
     demo = build_demo()
     # Host and port: gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860).
-    served = [str(resolved.folder) for resolved in available()]  # progress GIFs, bundled or from the Hub cache
+    # Progress GIFs, bundled or from the Hub cache:
+    served = [str(resolved.progress_folder) for resolved in available() if resolved.progress_folder]
     demo.launch(max_file_size=inference.MAX_UPLOAD_BYTES, css=CSS, allowed_paths=[*served, str(EXAMPLES)])
 
 

@@ -1,15 +1,17 @@
 """The REFERENCE the project's training loop is measured against, not a way to train: DCGAN and
-CycleGAN steps written the way course code usually writes them, with the project's own networks
-and hyper-parameters (so only the loop differs). What makes them plain, on purpose:
-- a torch DataLoader decoding the PNG files on every epoch with 2 worker processes;
-- fp32, default (NCHW) memory format, the default (per-parameter loop) Adam;
-- the D step backpropagates into G (its fakes are not detached; G's gradients are thrown away);
-- the G step makes fresh fakes (G runs twice per step) and D is not frozen (its weight gradients
-  are computed and thrown away);
-- D sees real and fake images in two forward passes.
+CycleGAN steps written as pytorch/examples' dcgan/main.py writes its loop, with the project's own
+networks and hyper-parameters (so only the loop differs). Like that example, G runs once per step,
+the D step sees the fakes detached (it does not reach G) and the G step reuses them. What the
+project's loop adds, and this one leaves out on purpose:
+- a torch DataLoader decoding the PNG files on every epoch with 2 worker processes, instead of a
+  folder decoded once into memory;
+- fp32, default (NCHW) memory format, the default (per-parameter loop) Adam: no bf16 autocast,
+  channels_last or fused Adam;
+- D is not frozen in the G step (its weight gradients are computed, then cleared by the next step's
+  zero_grad), and it sees real and fake images in two forward passes instead of one.
 The losses are the same functions of the same batch as in train/, which
-tests/test_speed_equivalence.py checks. (CycleGAN: the image pool hands D detached fakes, as in the
-reference implementation, so there the D step cannot reach G.)
+tests/test_speed_equivalence.py checks; the CycleGAN steps go D first, as the project's do, so their
+losses compare one to one. Neither loop keeps an EMA of G; the project's DCGAN does.
 """
 
 from pathlib import Path
@@ -78,17 +80,16 @@ class PlainDCGAN:
         return self.update(self.data.next(), torch.randn(self.batch_size, self.latent_dim))
 
     def update(self, real: torch.Tensor, z: torch.Tensor) -> list[float]:
-        # (1) Update D: real -> 1, fake -> 0.
-        self.opt_d.zero_grad()
+        # (1) Update D: real -> 1, fake -> 0; the fake is detached, so this backward stops at D.
+        self.disc.zero_grad()
         fake = self.gen(z)
         d_real = ((self.disc(real) - 1) ** 2).mean()
-        d_fake = (self.disc(fake) ** 2).mean()
+        d_fake = (self.disc(fake.detach()) ** 2).mean()
         (0.5 * (d_real + d_fake)).backward()
         self.opt_d.step()
 
-        # (2) Update G: D(G(z)) -> 1.
-        self.opt_g.zero_grad()
-        fake = self.gen(z)
+        # (2) Update G: D(G(z)) -> 1, on the same fake.
+        self.gen.zero_grad()
         g_loss = ((self.disc(fake) - 1) ** 2).mean()
         g_loss.backward()
         self.opt_g.step()
@@ -117,24 +118,24 @@ class PlainCycleGAN:
         return self.update(self.data_a.next(), self.data_b.next(), self.rng)
 
     def update(self, real_a: torch.Tensor, real_b: torch.Tensor, rng: torch.Generator) -> list[float]:
-        # (1) Update D_A and D_B: real -> 1, fake -> 0, fakes from the image pools.
+        # G and F run once: the translations and their cycles back.
+        fake_b, fake_a = self.gen_a2b(real_a), self.gen_b2a(real_b)
+        rec_a, rec_b = self.gen_b2a(fake_b), self.gen_a2b(fake_a)
+
+        # (1) Update D_A and D_B: real -> 1, fake -> 0, detached fakes from the image pools.
         self.opt_disc.zero_grad()
-        fake_b = self.gen_a2b(real_a)
-        fake_a = self.gen_b2a(real_b)
-        pooled_a, pooled_b = self.pool_a.query(fake_a, rng), self.pool_b.query(fake_b, rng)
+        pooled_a, pooled_b = self.pool_a.query(fake_a.detach(), rng), self.pool_b.query(fake_b.detach(), rng)
         d_a = 0.5 * (((self.disc_a(real_a) - 1) ** 2).mean() + (self.disc_a(pooled_a) ** 2).mean())
         d_b = 0.5 * (((self.disc_b(real_b) - 1) ** 2).mean() + (self.disc_b(pooled_b) ** 2).mean())
         (d_a + d_b).backward()
         self.opt_disc.step()
 
-        # (2) Update G and F: adversarial losses plus lambda_cycle * the L1 cycle losses.
+        # (2) Update G and F on the same fakes: adversarial losses plus lambda_cycle * the L1 cycle losses.
         self.opt_gen.zero_grad()
-        fake_b = self.gen_a2b(real_a)
-        fake_a = self.gen_b2a(real_b)
         g_a2b = ((self.disc_b(fake_b) - 1) ** 2).mean()
         g_b2a = ((self.disc_a(fake_a) - 1) ** 2).mean()
-        cycle_a = (self.gen_b2a(fake_b) - real_a).abs().mean()
-        cycle_b = (self.gen_a2b(fake_a) - real_b).abs().mean()
+        cycle_a = (rec_a - real_a).abs().mean()
+        cycle_b = (rec_b - real_b).abs().mean()
         (g_a2b + g_b2a + self.lambda_cycle * (cycle_a + cycle_b)).backward()
         self.opt_gen.step()
         return [d_a.item(), d_b.item(), g_a2b.item(), g_b2a.item(), cycle_a.item(), cycle_b.item()]

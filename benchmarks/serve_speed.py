@@ -16,9 +16,13 @@ says which):
   latency and the peak resident memory of the server's process tree.
 """
 
+import os
+
+if __name__ == "__main__":  # OpenMP reads this once, when torch loads it: idle threads sleep, not spin
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # (docs/performance.md)
+
 import argparse
 import contextlib
-import os
 import subprocess
 import sys
 import tempfile

@@ -1,11 +1,6 @@
-"""gan-demo core: the networks, pixel conventions, augmentations, rendering, latent tools, the Hub
-client and the inference helpers that both the Gradio app (`app.py`) and the training scripts
-(`train/`) build on. Nothing in here imports gradio or the training package."""
-
-import os
-
-# Set before anything imports torch (importing any gan_demo module does this first): idle OpenMP
-# threads sleep instead of spin-waiting, so on a CPU shared with other work (another training run,
-# the app's second request) they do not fight over the cores; on a busy 2-core CPU spinning made a
-# 256 px translation 3-7x slower. OMP_WAIT_POLICY set by the user wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+"""gan-demo's inference library: the generators and their Hub mixin (`gan_demo.models`), pixel
+conventions, latent tools, the model registry, pulling pinned models from the Hub, reading training
+progress and drawing GIFs: what the Gradio app (`app.py`) and anyone loading a model need. Training
+lives in `train/`, which builds on this package; nothing here imports it, gradio, torchvision,
+matplotlib, accelerate or tqdm, and importing any of it changes no setting (environment, threads):
+the entry points (`app.py`'s launch(), the training CLIs, the benchmarks) set those explicitly."""

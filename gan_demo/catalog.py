@@ -1,14 +1,23 @@
-"""The models the app offers and where each one comes from. Every entry names a model (its kind,
-its label, its bundled folder under checkpoints/, and a Hub repo id with a pinned revision once
-the maintainers publish it); `resolve` loads it from the Hub at that revision when a repo id is
-set and the Hub is allowed and reachable, and otherwise from the bundled folder, logging why it
-fell back. `GAN_DEMO_OFFLINE=1` or `HF_HUB_OFFLINE=1` forbid the Hub; `GAN_DEMO_CHECKPOINTS=DIR`
-points the bundled folders somewhere else than checkpoints/ (tests, or models trained locally).
+"""The models the app offers, in one registry built at start-up. `ENTRIES` lists the bundled models
+(kind, label, folder under checkpoints/, and a Hub repo id with a pinned revision once the
+maintainers publish one); `build_registry` loads each one from the Hub at that revision when a repo
+id is set and the Hub is allowed and reachable, otherwise from its bundled folder (logging why it
+fell back), and lists a model that loads from neither as unavailable, with the reason, instead of
+failing. Models added later (a Hub repo id typed into the app, a local training run) join the same
+registry with `ModelRegistry.add`.
+
+`GAN_DEMO_OFFLINE=1` or `HF_HUB_OFFLINE=1` forbid the Hub; `GAN_DEMO_CHECKPOINTS=DIR` points the
+bundled folders somewhere else than checkpoints/ (tests, or models trained locally).
+
+    registry = build_registry()
+    registry.names("dcgan")                 # the DCGANs that loaded, in catalog order
+    registry.get("cyclegan-cats").model     # ModelUnavailable (one line) if it did not load
+    registry.add("you/your-gan", "dcgan", model, "Hub: you/your-gan @ 0123abcd", snapshot_folder)
 """
 
-import functools
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +34,16 @@ DEFAULT_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 MODEL_CLASSES: dict[str, type[torch.nn.Module]] = {"dcgan": DCGenerator, "cyclegan": CycleGAN}
 
 
+class ModelUnavailable(LookupError):
+    """A model name the registry does not know, or one that did not load; the message is one line."""
+
+    def __str__(self) -> str:  # LookupError would quote the message like a dictionary key
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One model the app offers. `domains` are the display names of a CycleGAN's domains a and b."""
+    """One bundled model. `domains` are the display names of a CycleGAN's domains a and b."""
 
     name: str
     kind: str  # "dcgan" or "cyclegan"
@@ -59,6 +75,28 @@ DEFAULT_DCGAN = "dcgan-grumpy-deluxe-diffaug"  # the variant that copes best wit
 
 
 @dataclass(frozen=True)
+class RegisteredModel:
+    """One model in the registry: loaded (`model`), or unavailable (`model` is None, `reason` says
+    why). `source` says where it came from in one line; `progress_folder` holds its training record
+    (progress.gif, losses.csv, model card): the bundled folder, the Hub snapshot in the HF cache or a
+    run's export/, or None. `domains` name a CycleGAN's domains a and b."""
+
+    name: str
+    kind: str
+    model: torch.nn.Module | None
+    source: str
+    progress_folder: Path | None = None
+    label: str = ""
+    domains: tuple[str, str] | None = None
+    note: str = ""
+    reason: str = ""
+
+    @property
+    def available(self) -> bool:
+        return self.model is not None
+
+
+@dataclass(frozen=True)
 class TranslationChoice:
     """One entry of the app's direction menu: a CycleGAN and which of its generators to run."""
 
@@ -67,37 +105,77 @@ class TranslationChoice:
     direction: str  # "a2b" or "b2a"
 
 
-def translation_choices() -> list[TranslationChoice]:
-    """Both directions of every CycleGAN, e.g. "Russian Blue -> Grumpy"; ablations say what they lack."""
-    choices = []
-    for entry in entries("cyclegan"):
-        first, second = entry.domains or ("a", "b")
-        suffix = f" ({entry.note})" if entry.note else ""
-        choices.append(TranslationChoice(f"{first} -> {second}{suffix}", entry.name, "a2b"))
-        choices.append(TranslationChoice(f"{second} -> {first}{suffix}", entry.name, "b2a"))
-    return choices
+class ModelRegistry:
+    """The models on offer by name, in the order they joined; safe to read and add to from several
+    request threads. Adding a name again replaces its entry (a re-pulled revision, a run's newer export)."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, RegisteredModel] = {}
+        self._lock = threading.Lock()
+
+    def add(self, name: str, kind: str, model: torch.nn.Module, source: str,
+            progress_folder: "str | Path | None" = None, *, label: str = "",
+            domains: tuple[str, str] | None = None, note: str = "") -> RegisteredModel:
+        """Register a loaded model (in eval mode, gradients off). A CycleGAN's `domains` default to
+        the domain names its config carries."""
+        model_class = model_class_of(kind)
+        if not isinstance(model, model_class):
+            raise TypeError(f"{name}: a {kind} model must be a {model_class.__name__}, got {type(model).__name__}")
+        if kind == "cyclegan" and domains is None:
+            domains = (model.domain_a, model.domain_b)
+        folder = Path(progress_folder) if progress_folder is not None else None
+        return self._put(RegisteredModel(name, kind, model.eval().requires_grad_(False), source, folder,
+                                         label or name, domains, note))
+
+    def add_unavailable(self, name: str, kind: str, reason: str, *, label: str = "",
+                        domains: tuple[str, str] | None = None, note: str = "") -> RegisteredModel:
+        """List a model that could not be loaded, with the one-line reason the app shows."""
+        model_class_of(kind)
+        return self._put(RegisteredModel(name, kind, None, f"unavailable: {reason}", None, label or name, domains,
+                                         note, reason))
+
+    def get(self, name: str) -> RegisteredModel:
+        """The loaded model called `name`; ModelUnavailable when it is unknown or did not load."""
+        with self._lock:
+            registered = self._models.get(name)
+        if registered is None:
+            raise ModelUnavailable(f"no model named {name!r}; known: {', '.join(self.names(available=False))}")
+        if not registered.available:
+            raise ModelUnavailable(f"{name} is not available: {registered.reason}")
+        return registered
+
+    def names(self, kind: str | None = None, available: bool = True) -> list[str]:
+        """Names of the models of `kind` (every kind if None), only the loaded ones unless `available` is False."""
+        return [registered.name for registered in self.models(kind, available)]
+
+    def models(self, kind: str | None = None, available: bool = True) -> list[RegisteredModel]:
+        """The models of `kind` (every kind if None) in the order they joined, only the loaded ones unless
+        `available` is False."""
+        with self._lock:
+            snapshot = list(self._models.values())
+        return [registered for registered in snapshot
+                if (kind is None or registered.kind == kind) and (registered.available or not available)]
+
+    def translation_choices(self, available: bool = True) -> list[TranslationChoice]:
+        """Both directions of every CycleGAN, e.g. "Russian Blue -> Grumpy"; ablations say what they lack."""
+        choices = []
+        for registered in self.models("cyclegan", available):
+            first, second = registered.domains or ("a", "b")
+            suffix = f" ({registered.note})" if registered.note else ""
+            choices.append(TranslationChoice(f"{first} -> {second}{suffix}", registered.name, "a2b"))
+            choices.append(TranslationChoice(f"{second} -> {first}{suffix}", registered.name, "b2a"))
+        return choices
+
+    def _put(self, registered: RegisteredModel) -> RegisteredModel:
+        with self._lock:
+            self._models[registered.name] = registered
+        return registered
 
 
-@dataclass(frozen=True)
-class ResolvedModel:
-    """A loaded model, the folder holding its files (weights, card, progress GIF, losses: the bundled
-    folder or the Hub snapshot in the HF cache) and a one-line description of where it came from."""
-
-    entry: CatalogEntry
-    model: torch.nn.Module
-    folder: Path
-    source: str
-
-
-def entries(kind: str | None = None) -> list[CatalogEntry]:
-    return [entry for entry in ENTRIES if kind is None or entry.kind == kind]
-
-
-def entry_named(name: str) -> CatalogEntry:
-    for entry in ENTRIES:
-        if entry.name == name:
-            return entry
-    raise KeyError(f"no model named {name!r}; the catalog has {', '.join(entry.name for entry in ENTRIES)}")
+def model_class_of(kind: str) -> type[torch.nn.Module]:
+    if kind not in MODEL_CLASSES:
+        raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(MODEL_CLASSES)}")
+    return MODEL_CLASSES[kind]
 
 
 def checkpoints_root(checkpoints: "str | Path | None" = None) -> Path:
@@ -109,34 +187,6 @@ def hub_allowed() -> bool:
     return not any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in OFFLINE_VARIABLES)
 
 
-def resolve(entry: CatalogEntry, checkpoints: "str | Path | None" = None) -> ResolvedModel:
-    """Load `entry` from the Hub or its bundled folder (see the module docstring); once per process.
-    Raises ModelLoadError when neither source has it."""
-    return resolve_cached(entry, str(checkpoints_root(checkpoints)), hub_allowed())
-
-
-@functools.lru_cache(maxsize=32)
-def resolve_cached(entry: CatalogEntry, checkpoints: str, use_hub: bool) -> ResolvedModel:
-    # Failures raise and so are not cached: a model copied into checkpoints/ later is found then.
-    fallback_reason = ""
-    if entry.repo_id and not use_hub:
-        fallback_reason = "Hub disabled by " + " / ".join(OFFLINE_VARIABLES)
-    elif entry.repo_id:
-        try:
-            from gan_demo import hub  # only here: an offline app never needs huggingface_hub's network code
-
-            pulled = hub.pull_model(entry.model_class, entry.repo_id, entry.revision or "main")
-            return ResolvedModel(entry, pulled.model.requires_grad_(False), pulled.folder,
-                                 f"Hub: {entry.repo_id} @ {pulled.commit_id[:12]}")
-        except Exception as error:  # an unreachable Hub, a missing hub module or a broken repo must never stop the app
-            fallback_reason = f"Hub unavailable: {error}"
-        log.warning("%s: %s; using the bundled copy", entry.name, fallback_reason)
-    folder = Path(checkpoints) / entry.name
-    model = load_folder(entry.model_class, str(folder))
-    where = f"bundled: {display_path(folder)}"
-    return ResolvedModel(entry, model, folder, f"{where} ({fallback_reason})" if fallback_reason else where)
-
-
 def display_path(folder: Path) -> str:
     """`checkpoints/<name>` for the repository's own folder, the full path for anything else."""
     try:
@@ -145,13 +195,44 @@ def display_path(folder: Path) -> str:
         return str(folder)
 
 
-def availability(checkpoints: "str | Path | None" = None) -> list[tuple[CatalogEntry, ResolvedModel | None, str]]:
-    """(entry, resolved model or None, why not) for every entry, loading each once, so the app can list
-    a missing or broken model as unavailable instead of failing."""
-    rows: list[tuple[CatalogEntry, ResolvedModel | None, str]] = []
-    for entry in ENTRIES:
+def resolve(entry: CatalogEntry, checkpoints: "str | Path | None" = None) -> RegisteredModel:
+    """Load `entry` from the Hub or its bundled folder (see the module docstring), each call afresh.
+    Raises ModelLoadError when neither source has it."""
+    fallback_reason = ""
+    if entry.repo_id and not hub_allowed():
+        fallback_reason = "Hub disabled by " + " / ".join(OFFLINE_VARIABLES)
+    elif entry.repo_id:
         try:
-            rows.append((entry, resolve(entry, checkpoints), ""))
+            from gan_demo import hub  # only here: an offline app never needs huggingface_hub's network code
+
+            pulled = hub.pull_model(entry.model_class, entry.repo_id, entry.revision or "main")
+            return registered_entry(entry, pulled.model, f"Hub: {entry.repo_id} @ {pulled.commit_id[:12]}",
+                                    pulled.folder)
+        except Exception as error:  # an unreachable Hub, a missing hub module or a broken repo must never stop the app
+            fallback_reason = f"Hub unavailable: {error}"
+        log.warning("%s: %s; using the bundled copy", entry.name, fallback_reason)
+    folder = entry.bundled_folder(checkpoints)
+    model = load_folder(entry.model_class, str(folder))
+    where = f"bundled: {display_path(folder)}"
+    return registered_entry(entry, model, f"{where} ({fallback_reason})" if fallback_reason else where, folder)
+
+
+def registered_entry(entry: CatalogEntry, model: torch.nn.Module, source: str, folder: Path) -> RegisteredModel:
+    return RegisteredModel(entry.name, entry.kind, model.eval().requires_grad_(False), source, folder, entry.label,
+                           entry.domains, entry.note)
+
+
+def build_registry(checkpoints: "str | Path | None" = None,
+                   entries: "tuple[CatalogEntry, ...]" = ENTRIES) -> ModelRegistry:
+    """A registry holding every entry: loaded (from the Hub or its bundled folder), or unavailable with
+    the reason. Never raises for a missing or broken model."""
+    registry = ModelRegistry()
+    for entry in entries:
+        details = {"label": entry.label, "domains": entry.domains, "note": entry.note}
+        try:
+            loaded = resolve(entry, checkpoints)
         except ModelLoadError as error:
-            rows.append((entry, None, str(error)))
-    return rows
+            registry.add_unavailable(entry.name, entry.kind, str(error), **details)
+            continue
+        registry.add(entry.name, entry.kind, loaded.model, loaded.source, loaded.progress_folder, **details)
+    return registry

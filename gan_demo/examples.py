@@ -40,10 +40,12 @@ def make_examples(out: Path = DEFAULT_OUT, checkpoints: "str | Path | None" = No
     out.mkdir(parents=True, exist_ok=True)
     manifest: list[dict] = []
 
-    def model(name: str) -> catalog.ResolvedModel | None:
+    registry = catalog.build_registry(checkpoints)
+
+    def model(name: str) -> catalog.RegisteredModel | None:
         try:
-            return catalog.resolve(catalog.entry_named(name), checkpoints)
-        except inference.ModelLoadError as error:
+            return registry.get(name)
+        except catalog.ModelUnavailable as error:
             print(f"skipped the examples of {name}: {error}")
             return None
 
@@ -55,11 +57,11 @@ def make_examples(out: Path = DEFAULT_OUT, checkpoints: "str | Path | None" = No
     if generator:
         for seed, cat in zip(CAT_SEEDS, inference.sample(generator.model, CAT_SEEDS), strict=True):
             add(upscale(cat), f"grumpy-dcgan-seed-{seed}.png", "Grumpy -> Russian Blue",
-                f"{generator.entry.name}, seed {seed}")
+                f"{generator.name}, seed {seed}")
             if cats:
                 blue = inference.translate(cats.model, cat, "b2a").translation
                 add(upscale(blue), f"russian-blue-from-dcgan-seed-{seed}.png", "Russian Blue -> Grumpy",
-                    f"{cats.entry.name} (Grumpy -> Russian Blue) of {generator.entry.name}, seed {seed}")
+                    f"{cats.name} (Grumpy -> Russian Blue) of {generator.name}, seed {seed}")
     fruit = model("cyclegan-apple2orange")
     if fruit:
         drawn = {"apple": drawn_fruit((200, 30, 40)), "orange": drawn_fruit((245, 150, 20))}
@@ -67,9 +69,9 @@ def make_examples(out: Path = DEFAULT_OUT, checkpoints: "str | Path | None" = No
         apple = inference.translate(fruit.model, drawn["orange"], "b2a").translation
         orange = inference.translate(fruit.model, drawn["apple"], "a2b").translation
         add(upscale(apple), "apple-from-drawn-orange.png", "apple -> orange",
-            f"{fruit.entry.name} (orange -> apple) of a drawn orange")
+            f"{fruit.name} (orange -> apple) of a drawn orange")
         add(upscale(orange), "orange-from-drawn-apple.png", "orange -> apple",
-            f"{fruit.entry.name} (apple -> orange) of a drawn apple")
+            f"{fruit.name} (apple -> orange) of a drawn apple")
     (out / "examples.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 

@@ -16,7 +16,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
 import torch
 from huggingface_hub import HfApi, constants, get_token, hf_hub_download, scan_cache_dir, snapshot_download
 from huggingface_hub.errors import (
@@ -28,6 +27,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.hf_api import RepoFile
+from huggingface_hub.utils import httpx  # the client's HTTP library as it exports it (httpx2 in 2.x): see below
 
 from gan_demo.models import CycleGAN, DCGenerator
 from gan_demo.models.export_format import ExportFormatError, check_format
@@ -181,7 +181,9 @@ def translated_errors(repo_id: str, revision: str | None):
     except OfflineModeIsEnabled:
         raise HubError("HF_HUB_OFFLINE is set, so the Hub may not be asked; unset it to publish or "
                        "download") from None
-    except (httpx2.TransportError, LocalEntryNotFoundError) as error:
+    # HfApi calls let the HTTP library's transport errors (refused, timed out) through unwrapped; the
+    # alias huggingface_hub exports for that library follows it if the client changes library again.
+    except (httpx.TransportError, LocalEntryNotFoundError) as error:
         raise HubError(f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} "
                        f"({type(error).__name__}); check the network or HF_ENDPOINT, then retry") from None
     except HfHubHTTPError as error:

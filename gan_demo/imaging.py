@@ -60,10 +60,8 @@ def flatten_to_rgb(image: Image.Image) -> Image.Image:
 
 
 def center_crop_resize(image: Image.Image, size: int) -> Image.Image:
-    """Largest centred square, resized to size x size (antialiased)."""
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+    """Largest centred square, resized to size x size (bicubic, antialiased)."""
+    return ImageOps.fit(image, (size, size), Image.Resampling.BICUBIC)
 
 
 def fit_within(image: Image.Image, max_side: int, multiple: int = 4) -> Image.Image:

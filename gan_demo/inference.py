@@ -3,7 +3,6 @@ grids, through several variants at once, or as an interpolation GIF), translate 
 CycleGAN. Used by the app and by anyone scripting the models; no gradio here. Everything runs
 under `torch.inference_mode` in float32 on the CPU unless a device is given."""
 
-import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,9 +35,9 @@ class ModelLoadError(RuntimeError):
     """An exported model folder that is missing, incomplete or corrupt; the message is one line."""
 
 
-@functools.lru_cache(maxsize=16)
 def load_folder(model_class: type, folder: str) -> torch.nn.Module:
-    """`model_class.from_pretrained(folder)`, loaded once per process, in eval mode."""
+    """`model_class.from_pretrained(folder)` in eval mode. The app loads each model once, into its
+    registry (gan_demo.catalog)."""
     path = Path(folder)
     if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
         raise ModelLoadError(f"{folder}: not an exported model (needs config.json and model.safetensors)")

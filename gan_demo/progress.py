@@ -4,15 +4,17 @@ training settings (from the model card). The app's "Training progress" tab is bu
 training writes these files (train/run_folder.py, train/model_card.py)."""
 
 import bisect
+import csv
 import functools
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
-from gan_demo.render import read_gif_frames, read_losses, smooth
+from gan_demo.render import read_gif_frames
 
 SETTINGS_BLOCK = re.compile(r"## Training settings\s+```json\s*(\{.*?\})\s*```", re.DOTALL)
 
@@ -56,6 +58,35 @@ def load_run_cached(folder: str, gif_mtime: int) -> RunProgress:
     settings = training_settings(path)
     losses = read_losses(path / "losses.csv") if (path / "losses.csv").is_file() else {}
     return RunProgress(path, frames, frame_steps(len(frames), settings, losses), losses, settings)
+
+
+def read_losses(path: "str | Path") -> dict[str, list[float]]:
+    """losses.csv -> {column: values}, `step` first: the one reader of that file (the app, the loss
+    plot, the model card, the bundle table, resuming). A row with the wrong number of fields or a
+    value that is not a number (the tail of a file cut off mid-write) is skipped; {} for a file
+    without a header."""
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        columns: dict[str, list[float]] = {name: [] for name in header}
+        for row in reader:
+            try:
+                values = [float(value) for value in row]
+            except ValueError:
+                continue
+            if len(values) != len(header):
+                continue
+            for name, value in zip(header, values, strict=True):
+                columns[name].append(value)
+    return columns
+
+
+def smooth(values: list[float], window: int) -> np.ndarray:
+    """Moving average (valid part only), so the trend shows through GAN loss noise."""
+    values = np.asarray(values, dtype=np.float64)
+    if window <= 1 or len(values) < window:
+        return values
+    return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
 def frame_steps(count: int, settings: dict, losses: dict[str, list[float]]) -> tuple[int, ...]:

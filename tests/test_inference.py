@@ -60,10 +60,11 @@ def test_principal_directions_are_unit_cached_and_reproducible(generator):
     torch.testing.assert_close(latents.principal_directions(generator), directions)
 
 
-def test_zero_weights_leave_the_latents_alone(generator):
-    plain = inference.latents(generator, [7], truncation=0.5)
-    torch.testing.assert_close(inference.latents(generator, [7], 0.5, [0.0] * 6), plain)
-    torch.testing.assert_close(plain[0], latents.z_from_seed(7, 16, 0.5))
+def test_direction_weights_move_the_latent_along_their_directions_only(generator):
+    plain = latents.z_from_seed(7, 16, 0.5)
+    torch.testing.assert_close(inference.latents(generator, [7], 0.5, [0.0] * 6)[0], plain)
+    directions = latents.principal_directions(generator, count=inference.DIRECTION_COUNT)
+    torch.testing.assert_close(inference.latents(generator, [7], 0.5, [0.0, 2.0])[0], plain + 2.0 * directions[1])
 
 
 def test_interpolation_frame_count_and_ends(generator, tmp_path: Path):

@@ -3,7 +3,7 @@ same starting weights, seed and batch they compute the same losses and the same 
 float rounding: fused Adam and channels_last convolutions round differently); bf16 autocast still
 trains; both benchmarks run end to end in their quick mode, so they cannot rot; and the app's
 output images survive concurrent identical requests (what the load benchmark found). Plus the
-thread default of gan_demo.runtime."""
+thread setting of gan_demo.runtime."""
 
 import json
 import math
@@ -41,6 +41,14 @@ def assert_same_function(project: torch.nn.Module, plain: torch.nn.Module, input
         torch.testing.assert_close(project(inputs), plain(inputs), rtol=1e-3, atol=1e-4)
 
 
+def count_calls(*modules: torch.nn.Module) -> list[int]:
+    """A one-item list counting forward calls of `modules` from now on."""
+    calls = [0]
+    for module in modules:
+        module.register_forward_hook(lambda *arguments: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
 def dcgan_trainer(data, out, *extra: str) -> dcgan.DCGANTrainer:
     return dcgan.DCGANTrainer(dcgan.parse_args(["--data", str(data), "--out", str(out), "--latent-dim", "16",
                                                 *TINY, *extra]))
@@ -51,9 +59,11 @@ def test_dcgan_step_matches_the_plain_loop(image_folder, tmp_path):
     plain = PlainDCGAN(image_folder, batch_size=4, image_size=32, conv_dim=8, latent_dim=16)
     plain.gen.load_state_dict(trainer.gen.state_dict())
     plain.disc.load_state_dict(trainer.disc.state_dict())
+    generator_calls = count_calls(plain.gen)
     for step in range(1, STEPS + 1):
         real, z, rng = trainer.draw_batch(step)
         assert_close(trainer.update(real, z, rng), plain.update(real.clone(), z.clone()))
+    assert generator_calls == [STEPS]  # pytorch/examples style: G runs once per step, the G step reuses its fake
     assert_same_function(trainer.gen, plain.gen, torch.randn(4, 16))
     assert_same_function(trainer.disc, plain.disc, real)
 
@@ -68,12 +78,14 @@ def test_cyclegan_step_matches_the_plain_loop(tmp_path):
     plain.model.load_state_dict(trainer.model.state_dict())
     plain.disc_a.load_state_dict(trainer.disc_a.state_dict())
     plain.disc_b.load_state_dict(trainer.disc_b.state_dict())
+    generator_calls = count_calls(plain.gen_a2b, plain.gen_b2a)
     for step in range(1, STEPS + 1):  # the pool fills in step 1 and 2 and swaps in step 3
         rng = step_generator(0, step)
         real_a = trainer.real_batch(trainer.data_a, trainer.seed_a, step, rng)
         real_b = trainer.real_batch(trainer.data_b, trainer.seed_b, step, rng)
         plain_losses = plain.update(real_a.clone(), real_b.clone(), copy_of(rng))
         assert_close(trainer.update(real_a, real_b, rng)[:len(plain_losses)], plain_losses)
+    assert generator_calls == [4 * STEPS]  # G(a), F(b) and the two cycles back, once per step
     assert_same_function(trainer.model.gen_a2b, plain.gen_a2b, real_a)
     assert_same_function(trainer.disc_b, plain.disc_b, real_b)
 
@@ -103,16 +115,22 @@ def test_cyclegan_bf16_step_is_finite(tmp_path):
 
 
 def test_train_speed_quick_runs_end_to_end(tmp_path):
-    result = run_cli("benchmarks.train_speed", "--quick", "--json", str(tmp_path / "train.json"), timeout=120)
+    result = run_cli("benchmarks.train_speed", "--quick", "--json", str(tmp_path / "train.json"), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "train.json").read_text())
     assert report["quick"] is True and report["conditions_at_start"]["cpu"]
+    assert set(report["matmul_peak_gflop_per_second"]) == {"fp32", "bf16"}
+    assert all(peak > 0 for peak in report["matmul_peak_gflop_per_second"].values())
     for model in ("dcgan", "cyclegan"):
         loops = report["models"][model]["loops"]
         names = ["plain loop (reference)", "project loop, fp32", "project loop, bf16"]
         assert [loop["loop"] for loop in loops] == names
         assert all(loop["images_per_second"] > 0 and loop["ratio_to_plain"] > 0 for loop in loops)
-    assert "| dcgan | project loop, fp32 |" in result.stdout
+        assert all(0 < loop["share_of_matmul_peak"] < 1 for loop in loops)
+        plain, fp32, bf16 = (loop["gflop_per_step"] for loop in loops)
+        # The same networks and batch: the same work, less the D weight gradients the project's frozen D skips.
+        assert 0.8 * plain < fp32 < plain and bf16 == fp32
+    assert "| dcgan | project loop, fp32 |" in result.stdout and "GFLOP/s" in result.stdout
 
 
 def test_serve_speed_quick_runs_end_to_end(tmp_path):
@@ -131,8 +149,18 @@ def test_serve_speed_quick_runs_end_to_end(tmp_path):
     assert load["server_memory_mb"]["peak"] >= load["server_memory_mb"]["idle"] > 0
 
 
-def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
+def test_app_replaces_gradios_image_cache_writer_at_launch_on_affected_versions_only(monkeypatch):
+    original = processing_utils.save_pil_to_cache
+    monkeypatch.setattr(processing_utils, "save_pil_to_cache", original)  # put back after the test
+    assert original is not app.save_pil_to_cache_atomically  # importing app replaced nothing
+    monkeypatch.setattr(app.gr, "__version__", "7.0.0")
+    assert not app.write_output_images_atomically() and processing_utils.save_pil_to_cache is original
+    monkeypatch.setattr(app.gr, "__version__", "6.31.0")
+    assert app.write_output_images_atomically()
     assert processing_utils.save_pil_to_cache is app.save_pil_to_cache_atomically
+
+
+def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
     image = Image.new("RGB", (8, 8), "red")
     first = Path(app.save_pil_to_cache_atomically(image, str(tmp_path), format="png"))
     inode = first.stat().st_ino
@@ -142,21 +170,13 @@ def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
     assert [path.name for path in first.parent.iterdir()] == [first.name]  # no staging file left behind
 
 
-def test_threads_are_the_idle_cores_unless_omp_num_threads_is_set(monkeypatch):
-    assert runtime.busy_elsewhere() >= 0
+def test_threads_are_pytorchs_unless_asked_for():
     previous = torch.get_num_threads()
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(runtime, "available_cores", lambda: 4)
-    monkeypatch.setattr(runtime, "busy_elsewhere", lambda: 1)
     try:
+        torch.set_num_threads(3)
         runtime.configure()
-        assert torch.get_num_threads() == 3
-        monkeypatch.setattr(runtime, "busy_elsewhere", lambda: 9)
-        runtime.configure()
-        assert torch.get_num_threads() == 1
-        monkeypatch.setenv("OMP_NUM_THREADS", "2")
-        torch.set_num_threads(2)
-        runtime.configure()
+        assert torch.get_num_threads() == 3  # no count asked for: PyTorch's (OMP_NUM_THREADS or the cores) stays
+        runtime.configure(threads=2)
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)

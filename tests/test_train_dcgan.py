@@ -65,13 +65,14 @@ def test_smoke_run_writes_the_run_folder_contract(image_folder, tmp_path):
     assert card.startswith("---\n") and "library_name: gan-demo" in card and "| 12 |" in card
 
 
-def test_export_reloads_the_trained_weights(image_folder, tmp_path):
+def test_export_is_the_ema_generator(image_folder, tmp_path):
     out = tmp_path / "run"
     train(image_folder, out, "--iters", "3")
     loaded = DCGenerator.from_pretrained(out / "export")
     state = torch.load(out / "state.pt", weights_only=True)
     for name, value in loaded.state_dict().items():
-        assert torch.equal(value, state["gen"][name]), name
+        assert torch.equal(value, state["gen_ema"][name]), name
+    assert any(not torch.equal(state["gen"][name], state["gen_ema"][name]) for name in state["gen"])
     assert loaded.image_size == 32 and loaded.latent_dim == 16
 
 
@@ -81,8 +82,13 @@ def test_resume_gives_the_same_weights_as_a_straight_run(image_folder, tmp_path)
     train(image_folder, tmp_path / "resumed", "--iters", "4", *common)
     train(image_folder, tmp_path / "resumed", "--iters", "8", "--resume", *common)
     straight, resumed = generator_weights(tmp_path / "straight"), generator_weights(tmp_path / "resumed")
-    for name in straight:
+    for name in straight:  # the exported (EMA) generator
         assert torch.equal(straight[name], resumed[name]), name
+    straight_state, resumed_state = (torch.load(tmp_path / run / "state.pt", weights_only=True)
+                                     for run in ("straight", "resumed"))
+    for network in ("gen", "gen_ema", "disc"):
+        for name, value in straight_state[network].items():
+            assert torch.equal(value, resumed_state[network][name]), f"{network}.{name}"
     assert (tmp_path / "straight" / "losses.csv").read_text() == (tmp_path / "resumed" / "losses.csv").read_text()
 
 

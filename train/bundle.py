@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from gan_demo.progress import read_losses
 from train.errors import UserError, main
 from train.model_card import cpu_name
 from train.run_folder import EXPORT_FILES
@@ -73,10 +74,9 @@ def table_row(name: str, data_root: Path, out: Path, machine: str) -> str:
     """One Markdown row from a finished run folder: its state.pt and losses.csv."""
     run_dir = out / name
     state = torch.load(run_dir / "state.pt", map_location="cpu", weights_only=True)
-    lines = (run_dir / "losses.csv").read_text().splitlines()
-    header, rows = lines[0].split(",")[1:], [line.split(",")[1:] for line in lines[-100:][1:]]
-    finals = ", ".join(f"{column} {sum(float(row[index]) for row in rows) / len(rows):.3f}"
-                       for index, column in enumerate(header))
+    losses = read_losses(run_dir / "losses.csv")
+    finals = ", ".join(f"{column} {sum(values[-100:]) / len(values[-100:]):.3f}"
+                       for column, values in losses.items() if column != "step" and values)
     arguments = [part.format(root=data_root) for part in RUNS[name]]
     step, seconds = int(state["step"]), float(state["train_seconds"])
     command_line = " ".join(["python", *arguments, "--out", f"runs/bundle/{name}"])

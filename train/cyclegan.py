@@ -8,6 +8,11 @@ paper (Zhu et al. 2017): G = gen_a2b, F = gen_b2a, D_X = disc_a, D_Y = disc_b. O
 With --diffaug, the discriminators only ever see DiffAugmented images, real and fake, in both steps.
 """
 
+import os
+
+if __name__ == "__main__":  # OpenMP reads this once, when torch loads it: idle threads sleep, not spin
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # (docs/performance.md)
+
 import argparse
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +20,7 @@ from pathlib import Path
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from gan_demo.imaging import make_grid, uint8_to_signed
+from gan_demo.imaging import uint8_to_signed
 from gan_demo.models import CycleGAN
 from gan_demo.models.dcgan import check_power_of_two
 from train import augment, losses
@@ -24,6 +29,7 @@ from train.discriminators import DISCRIMINATORS, build_discriminator
 from train.errors import UserError, main
 from train.image_pool import ImagePool
 from train.loop import GANTrainer, adam, add_common_arguments, check_fraction, check_positive, frozen
+from train.plots import sample_grid
 
 SAMPLE_COUNT = 4  # fixed inputs per domain in every sample grid
 BETAS = (0.5, 0.999)
@@ -211,7 +217,7 @@ class CycleGANTrainer(GANTrainer):
         real_a, real_b = uint8_to_signed(self.fixed_a).to(self.device), uint8_to_signed(self.fixed_b).to(self.device)
         out = model(real_a, real_b)
         rows = torch.stack([real_a, out["fake_b"], out["rec_a"], real_b, out["fake_a"], out["rec_b"]], dim=1)
-        return make_grid(rows.flatten(0, 1).float(), columns=6)  # (4 rows, 6 columns) of (3, S, S)
+        return sample_grid(rows.flatten(0, 1).float(), columns=6)  # (4 rows, 6 columns) of (3, S, S)
 
     def gathered_pool(self, pool: ImagePool) -> torch.Tensor:
         """Every process's pool, (processes, n, 3, S, S): each process keeps its own past fakes,

@@ -8,13 +8,17 @@ One step, as in the least-squares DCGAN recipe:
 With --diffaug, D only ever sees DiffAugmented images, real and fake, in both steps.
 """
 
+import os
+
+if __name__ == "__main__":  # OpenMP reads this once, when torch loads it: idle threads sleep, not spin
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # (docs/performance.md)
+
 import argparse
 from pathlib import Path
 
 import torch
 
 from gan_demo import runtime
-from gan_demo.imaging import make_grid
 from gan_demo.models import DCGenerator
 from gan_demo.models.dcgan import check_power_of_two
 from train import augment, losses
@@ -23,6 +27,7 @@ from train.discriminators import DCDiscriminator
 from train.ema import EMA
 from train.errors import UserError, main
 from train.loop import GANTrainer, adam, add_common_arguments, check_fraction, check_positive, frozen
+from train.plots import sample_grid
 
 SAMPLE_COUNT = 16
 BETAS = (0.5, 0.999)  # Adam, as in the DCGAN paper
@@ -116,7 +121,7 @@ class DCGANTrainer(GANTrainer):
 
     @torch.no_grad()
     def sample_grid(self):
-        return make_grid(self.ema.model(self.fixed_z.to(self.device)).float(), columns=4)
+        return sample_grid(self.ema.model(self.fixed_z.to(self.device)).float(), columns=4)
 
     def state_dict(self) -> dict:
         unwrap = self.accelerator.unwrap_model

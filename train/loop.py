@@ -139,7 +139,7 @@ class GANTrainer(ABC):
         self.is_main = self.accelerator.is_main_process
         runtime.configure(self.device)
         if self.device.type == "cpu":
-            self.log(f"{torch.get_num_threads()} CPU thread(s): the idle cores; OMP_NUM_THREADS=N sets it")
+            self.log(f"{torch.get_num_threads()} CPU thread(s), PyTorch's default; OMP_NUM_THREADS=N sets it")
         if self.is_main:  # the other processes wait here; if this one stops, the launcher stops them
             self.run.check_can_start(args.resume)
             if args.push_to_hub:  # find out now, not after hours of training

@@ -1,5 +1,6 @@
 """The model card (README.md) of every export: the Hub metadata header (library, license, tags,
-pipeline), what the model is, its data, the run's real figures (iterations, time, device, final
+pipeline: what the model class declares to PyTorchModelHubMixin, written by huggingface_hub's
+ModelCard), what the model is, its data, the run's real figures (iterations, time, device, final
 losses), the progress GIF and loss plot, every training setting, and a snippet that loads the
 model with `from_pretrained` and uses it. Only facts of the run go in. `point_to_repo` rewrites
 the snippet when the export is published, so it names the Hub repo the card now lives in.
@@ -11,6 +12,9 @@ import re
 from pathlib import Path
 
 import torch
+from huggingface_hub import ModelCard, ModelCardData
+
+from gan_demo.models import CycleGAN, DCGenerator
 
 LOCAL_SOURCE = "path/to/export"
 # The load call in the snippet, whose arguments `point_to_repo` replaces.
@@ -90,11 +94,11 @@ def final_losses(rows: list[list[float]], names: list[str], window: int = LOSS_W
             + " | ".join(f"{mean:.4f}" for mean in means) + " |")
 
 
-def metadata_header(kind: str) -> str:
-    pipeline = "unconditional-image-generation" if kind == "dcgan" else "image-to-image"
-    tags = ["gan", kind, "pytorch", "image-generation" if kind == "dcgan" else "image-to-image"]
-    return "\n".join(["---", "library_name: gan-demo", "license: mit", f"pipeline_tag: {pipeline}",
-                      "tags:", *(f"- {tag}" for tag in tags), "---"])
+def card_data(kind: str) -> ModelCardData:
+    """The Hub metadata the exported class declares in its PyTorchModelHubMixin keywords (library,
+    license, pipeline tag, tags), as the mixin's own `generate_model_card` would write it."""
+    model_class = {"dcgan": DCGenerator, "cyclegan": CycleGAN}[kind]
+    return ModelCardData(**model_class._hub_mixin_info.model_card_data.to_dict())
 
 
 def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]], loss_names: list[str]) -> str:
@@ -128,8 +132,7 @@ def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]
     source = config.get("push_to_hub") or LOCAL_SOURCE
     snippet = SNIPPETS[kind].format(source=load_arguments(source), size=size,
                                     domain_a=facts.get("domain_a"), domain_b=facts.get("domain_b"))
-    return f"""{metadata_header(kind)}
-
+    body = f"""
 {title}
 
 {what} Made with gan-demo's `python -m train.{kind}`.
@@ -172,3 +175,6 @@ requirements installed:
 
 {snippet}
 """
+    card = ModelCard(body)
+    card.data = card_data(kind)
+    return str(card)

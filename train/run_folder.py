@@ -24,7 +24,9 @@ from PIL import Image
 
 from gan_demo import render
 from gan_demo.hub import EXPORT_FILES  # the exported-model format, shared with publishing and pulling
+from gan_demo.progress import read_losses
 from train.errors import UserError
+from train.plots import plot_losses
 
 STEP_FILE = re.compile(r"step-(\d+)\.png$")
 
@@ -135,11 +137,9 @@ class RunFolder:
             return []
         return [[float(value) for value in row] for row in self._read_loss_rows()]
 
-    def _read_loss_rows(self) -> list[list[str]]:
-        with open(self.losses_path, newline="") as handle:
-            rows = list(csv.reader(handle))[1:]
-        width = len(self.loss_names) + 1
-        return [row for row in rows if len(row) == width]
+    def _read_loss_rows(self) -> list[list[float]]:
+        columns = read_losses(self.losses_path)
+        return [list(row) for row in zip(*(columns.get(name, []) for name in ["step", *self.loss_names]), strict=True)]
 
     def _write_loss_rows(self, rows: list[list]) -> None:
         buffer = io.StringIO()
@@ -174,7 +174,7 @@ class RunFolder:
         self.flush_losses()
         if self.losses_path.exists():
             buffer = io.BytesIO()
-            render.plot_losses(render.read_losses(self.losses_path), buffer, title=title)
+            plot_losses(read_losses(self.losses_path), buffer, title=title)
             write_atomic(self.root / "losses.png", buffer.getvalue())
 
     # -- export ------------------------------------------------------------------------------

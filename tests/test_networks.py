@@ -1,0 +1,149 @@
+"""The networks against their reference designs: residual blocks that start as the identity, no conv
+bias before instance norm, the N(0, 0.02) initialisation, the EMA generator, the PatchGAN's receptive
+field, and the export format version (older exports converted or refused in one line)."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from gan_demo.models import FORMAT_VERSION, CycleGAN, CycleGenerator, DCGenerator, ExportFormatError
+from gan_demo.models.cyclegan import ResidualBlock
+from train.discriminators import DCDiscriminator, PatchDiscriminator, PatchGAN, build_discriminator
+from train.ema import EMA, ema_decay_at
+
+
+def every_network() -> list[nn.Module]:
+    torch.manual_seed(0)
+    return [DCGenerator(latent_dim=16, conv_dim=8), CycleGenerator(conv_dim=8, n_res_blocks=2),
+            DCDiscriminator(conv_dim=8), PatchDiscriminator(conv_dim=8), PatchGAN(conv_dim=8),
+            build_discriminator("global+patch", 8, 64)]
+
+
+def test_residual_block_with_zero_convolutions_is_the_identity():
+    block = ResidualBlock(8)
+    for module in block.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.zeros_(module.weight)
+    x = torch.randn(2, 8, 16, 16)
+    assert torch.equal(block(x), x)
+
+
+def test_residual_branch_can_subtract():
+    """The branch ends in instance norm, not ReLU: it must be able to lower values, not only raise them."""
+    torch.manual_seed(0)
+    block = ResidualBlock(8)
+    x = torch.randn(2, 8, 16, 16)
+    assert (block(x) - x).min() < -0.1
+
+
+@pytest.mark.parametrize("network", every_network(), ids=lambda network: type(network).__name__)
+def test_no_convolution_bias_before_instance_norm(network):
+    for module in network.modules():
+        children = list(module.children())
+        for layer, following in zip(children, children[1:], strict=False):
+            if isinstance(layer, nn.Conv2d | nn.ConvTranspose2d) and isinstance(following, nn.InstanceNorm2d):
+                assert layer.bias is None, f"{type(network).__name__}: {layer} feeds {following}"
+
+
+@pytest.mark.parametrize("network", every_network(), ids=lambda network: type(network).__name__)
+def test_initialisation_is_normal_0_002(network):
+    conv_weights = torch.cat([module.weight.flatten() for module in network.modules()
+                              if isinstance(module, nn.Conv2d | nn.ConvTranspose2d)])
+    assert conv_weights.mean().abs() < 0.002
+    assert conv_weights.std().item() == pytest.approx(0.02, rel=0.05)
+    for module in network.modules():
+        if isinstance(module, nn.InstanceNorm2d) and module.affine:
+            assert (module.weight - 1).abs().max() < 0.1 and torch.equal(module.bias, torch.zeros_like(module.bias))
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d) and module.bias is not None:
+            assert torch.equal(module.bias, torch.zeros_like(module.bias))
+
+
+def test_ema_update_follows_the_formula_with_warm_up():
+    model = nn.Linear(3, 2)
+    ema = EMA(model, decay=0.999)
+    before = [parameter.detach().clone() for parameter in ema.model.parameters()]
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(1.0)
+    ema.update(model, step=1)
+    decay = ema_decay_at(0.999, 1)
+    assert decay == pytest.approx(2 / 11)  # warm-up: far below 0.999 at the first step
+    for old, new, current in zip(before, ema.model.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(new, decay * old + (1 - decay) * current)
+    assert ema_decay_at(0.999, 100_000) == 0.999
+    assert not any(parameter.requires_grad for parameter in ema.model.parameters())
+
+
+def test_ema_with_decay_zero_is_the_model():
+    model = nn.Linear(3, 2)
+    ema = EMA(model, decay=0.0)
+    with torch.no_grad():
+        model.weight.mul_(3)
+    ema.update(model, step=5)
+    assert torch.equal(ema.model.weight, model.weight)
+
+
+def receptive_field_by_gradient(network: nn.Module, size: int) -> int:
+    """Width of the input region that the centre score depends on, found by backpropagation. Instance
+    norm is swapped for the identity first: its mean over the whole map would link every pixel."""
+    for module in network.modules():
+        for name, child in module.named_children():
+            if isinstance(child, nn.InstanceNorm2d):
+                setattr(module, name, nn.Identity())
+    images = torch.randn(1, 3, size, size, requires_grad=True)
+    scores = network(images)
+    scores[0, 0, scores.shape[2] // 2, scores.shape[3] // 2].backward()
+    columns = images.grad.abs().sum(dim=(0, 1, 2)).nonzero().flatten()
+    return int(columns.max() - columns.min() + 1)
+
+
+def test_patchgan_receptive_field_is_70_at_3_layers():
+    assert PatchGAN.receptive_field(3) == 70
+    assert PatchGAN.receptive_field(4) == 142
+    torch.manual_seed(0)
+    assert receptive_field_by_gradient(PatchGAN(conv_dim=4, n_layers=3), 256) == 70
+
+
+def test_course_patch_discriminator_sees_46_pixels():
+    torch.manual_seed(0)
+    assert receptive_field_by_gradient(PatchDiscriminator(conv_dim=4), 256) == 46
+
+
+def test_every_export_carries_the_format_version(tmp_path):
+    CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["format_version"] == FORMAT_VERSION
+
+
+def write_export(folder, model: nn.Module, **config_changes) -> None:
+    model.save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(config_changes)
+    for key in [key for key, value in config_changes.items() if value is None]:
+        del config[key]
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def test_format_1_dcgan_is_converted_on_load(tmp_path):
+    generator = DCGenerator(latent_dim=8, conv_dim=4, image_size=16)
+    write_export(tmp_path, generator, format_version=None)  # format 1 had no format_version key
+    loaded = DCGenerator.from_pretrained(tmp_path, strict=True)
+    assert loaded.format_version == FORMAT_VERSION
+    z = torch.randn(2, 8)
+    assert torch.equal(loaded(z), generator.eval()(z))
+
+
+def test_format_1_cyclegan_is_refused_in_one_line(tmp_path):
+    write_export(tmp_path, CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16), format_version=None)
+    with pytest.raises(ExportFormatError, match=r"format 1, whose networks differ .* retrain it") as raised:
+        CycleGAN.from_pretrained(tmp_path, strict=True)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("version, message", [(FORMAT_VERSION + 1, "newer than this gan-demo"),
+                                               ("2", "invalid format_version"), (0, "invalid format_version")])
+def test_unknown_format_versions_are_refused(tmp_path, version, message):
+    write_export(tmp_path, DCGenerator(latent_dim=8, conv_dim=4, image_size=16), format_version=version)
+    with pytest.raises(ExportFormatError, match=message):
+        DCGenerator.from_pretrained(tmp_path, strict=True)
