@@ -9,6 +9,9 @@ says which):
   Gradio, HTTP and PNG encoding with no model), each started the same way; cold start is the time
   from the command to the first answered /sample; then /sample (16 cats) and /translate (64 px upload)
   round trips through gradio_client, alternating between the app and the floor;
+- projection (/project's work, in this process): seconds per photo and the mean L1 between the
+  square and its reconstruction, on the held-out 10 % of `--project-photos DIR` (train/data.py's
+  split) or, without it, on the 64 px synthetic photo;
 - load: concurrent gradio_client users, each making 20 /sample and 5 /translate calls; errors,
   latency and the peak resident memory of the server's process tree.
 """
@@ -34,7 +37,7 @@ from PIL import Image
 
 from benchmarks import report
 from benchmarks.gradio_server import gradio_server
-from gan_demo import catalog, inference, runtime
+from gan_demo import catalog, inference, projection, runtime
 from gan_demo.models import CycleGAN, DCGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +88,20 @@ def inference_latency(checkpoints: Path, images: dict[str, Path], repeats: int) 
         "translate 256 px (full image)": lambda: inference.translate(model, photo_256, "a2b", full_size=True),
     }
     return {name: report.summary(report.timed_ms(call, repeats)) for name, call in calls.items()}
+
+
+def projection_speed(checkpoints: Path, photos: list[Path], repeats: int) -> dict:
+    """Project each photo (`repeats` times when there is one) with the default DCGAN: seconds and L1."""
+    generator = inference.load_generator(checkpoints / catalog.DEFAULT_DCGAN)
+    results = [projection.project(generator, photo) for photo in photos * (repeats if len(photos) == 1 else 1)]
+    return {"photos": len(photos), "seconds": report.summary([result.seconds for result in results]),
+            "l1_mean": round(sum(result.distance for result in results) / len(results), 4)}
+
+
+def held_out_photos(folder: Path) -> list[Path]:
+    from train.data import list_images, split_holdout  # the split the retrained models kept out of training
+
+    return split_holdout(list_images(folder, "--project-photos"), folder, 0.1)[1]
 
 
 @contextlib.contextmanager
@@ -200,6 +217,7 @@ def load_test(url: str, server: subprocess.Popen, image: Path, users: int, sampl
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few calls only (CI): checks it runs, not the numbers")
+    parser.add_argument("--project-photos", type=Path, help="project the held-out 10%% of this image folder")
     parser.add_argument("--json", type=Path, help="where to write the results (default: benchmarks/results/)")
     return parser.parse_args(argv)
 
@@ -217,6 +235,8 @@ def main(argv: list[str] | None = None) -> dict:
         runtime.configure()  # the app's thread settings
         result["conditions_at_start"] = report.conditions()
         result["inference_ms"] = inference_latency(checkpoints, images, plan["latency_repeats"])
+        photos = held_out_photos(args.project_photos) if args.project_photos else [images["64"]]
+        result["project"] = projection_speed(checkpoints, photos, plan["round_trips"])
         grid = inference.sample_grid(inference.load_generator(checkpoints / catalog.DEFAULT_DCGAN), range(SAMPLE_COUNT))
         grid.save(work / "grid.png")
         floor_command = [sys.executable, str(ROOT / "benchmarks" / "trivial_app.py"), str(work / "grid.png")]
@@ -239,6 +259,9 @@ def print_tables(result: dict) -> None:
              f"load average {start['load_average_1min']} at start")
     rows = [(name, f"{entry['median']:.1f}", f"{entry['p90']:.1f}") for name, entry in result["inference_ms"].items()]
     report.print_table(f"Inference latency, ms ({where})", ["call", "median", "p90"], rows)
+    project = result["project"]
+    report.print_table(f"/project: {project['photos']} photo(s), default DCGAN", ["median s", "p90 s", "mean L1"],
+                       [(f"{project['seconds']['median']:.2f}", f"{project['seconds']['p90']:.2f}", project["l1_mean"])])
     trips = result["round_trip_ms"]
     rows = [(endpoint, f"{trips['app ' + endpoint]['median']:.1f}", f"{trips['floor ' + endpoint]['median']:.1f}",
              f"{trips['app ' + endpoint]['median'] / trips['floor ' + endpoint]['median']:.2f}x")

@@ -7,12 +7,14 @@ The token goes to the client in memory only: it is never printed, logged or writ
 """
 
 import contextlib
+import inspect
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from huggingface_hub import HfApi, constants, get_session, scan_cache_dir, snapshot_download
+from huggingface_hub import HfApi, constants, get_session, hf_hub_download, scan_cache_dir, snapshot_download
 from huggingface_hub.errors import (
     HfHubHTTPError,
     LocalEntryNotFoundError,
@@ -21,7 +23,11 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import httpx  # the client's HTTP library as it exports it (httpx2 in 2.x): see below
+
+from gan_demo.models import CycleGAN, DCGenerator
+from gan_demo.models.export_format import ExportFormatError, check_format
 
 # An exported model (RUN_DIR/export, checkpoints/<name>/, a Hub repo) is exactly these files.
 EXPORT_FILES = ("config.json", "model.safetensors", "README.md", "progress.gif", "progress.json", "losses.csv",
@@ -78,7 +84,10 @@ def cached_snapshot(repo_id: str, revision: str, cache_dir: "str | Path | None")
     try:
         folder = snapshot_download(repo_id, revision=revision, allow_patterns=list(EXPORT_FILES),
                                    cache_dir=cache_dir, local_files_only=True)
-    except LocalEntryNotFoundError:  # not downloaded yet, or only partly
+    except LocalEntryNotFoundError:  # not downloaded yet
+        return None
+    # Only partly downloaded, e.g. config.json alone after `inspect_published`: not a snapshot to trust.
+    if not all((Path(folder) / name).is_file() for name in REQUIRED_FILES):
         return None
     return revision, Path(folder)
 
@@ -144,3 +153,119 @@ def translated_errors(repo_id: str, revision: str | None):
 def one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- adding a published model by repo id ----------------------------------------------------------
+# What a person may add to a running app, checked from the Hub's file listing and config.json
+# before a byte of weights is downloaded or a network is built. The sizes fit a 2-core CPU Space
+# with 16 GB: the bundled models are latent 100, conv 32, 64 px, 3 residual blocks (a few MB);
+# these bounds allow some 30x that compute per image while the 200 MB cap bounds memory.
+MAX_DOWNLOAD_BYTES = 200 * 1000 * 1000
+MAX_CONFIG_BYTES = 64 * 1024
+ADDABLE_CLASSES: tuple[type[torch.nn.Module], ...] = (DCGenerator, CycleGAN)
+SIZE_LIMITS = {"latent_dim": (1, 1024), "conv_dim": (1, 128), "image_size": (16, 256), "n_res_blocks": (1, 12)}
+MAX_DOMAIN_NAME = 40
+
+
+@dataclass(frozen=True)
+class PublishedExport:
+    """A Hub repo checked to hold a gan-demo export that this app can serve, pinned to one commit."""
+
+    repo_id: str
+    commit_id: str
+    model_class: type[torch.nn.Module]
+    config: dict
+    download_bytes: int  # what pulling it downloads
+
+
+def inspect_published(repo_id: str, revision: str | None = None, cache_dir: "str | Path | None" = None,
+                      token: str | None = None, timeout: float = 10.0) -> PublishedExport:
+    """Resolve `revision` (a branch, tag or commit; the default branch when None) of `repo_id` to a
+    commit and check, from the Hub's file listing and config.json alone, that it is a gan-demo export
+    (config.json's keys are those of a DCGenerator or a CycleGAN), of a format this gan-demo loads,
+    within SIZE_LIMITS, with safetensors weights, and at most MAX_DOWNLOAD_BYTES to download.
+    HubError with one line saying which check failed."""
+    revision = revision or constants.DEFAULT_REVISION
+    where = f"{repo_id}@{revision}"
+    with translated_errors(repo_id, revision):
+        api = HfApi(token=token)
+        commit_id = api.model_info(repo_id, revision=revision, timeout=timeout).sha
+        sizes = {entry.path: entry.size for entry in api.list_repo_tree(repo_id, revision=commit_id)
+                 if isinstance(entry, RepoFile)}
+        check_files(where, sizes)
+        config_path = hf_hub_download(repo_id, "config.json", revision=commit_id, cache_dir=cache_dir,
+                                      token=token, etag_timeout=timeout)
+    config = read_config(where, Path(config_path))
+    model_class = class_of(where, config)
+    try:
+        check_format(model_class.__name__, config)
+    except ExportFormatError as error:
+        raise HubError(f"{where}: {error}") from None
+    check_sizes(where, config)
+    download_bytes = sum(size for name, size in sizes.items() if name in EXPORT_FILES)
+    return PublishedExport(repo_id, commit_id, model_class, config, download_bytes)
+
+
+def add_published(repo_id: str, revision: str | None = None, cache_dir: "str | Path | None" = None,
+                  token: str | None = None, timeout: float = 10.0) -> tuple[PublishedExport, PulledModel]:
+    """`inspect_published`, then `pull_model` at the commit it resolved: a later push to the repo
+    never changes the model this returns."""
+    export = inspect_published(repo_id, revision, cache_dir, token, timeout)
+    return export, pull_model(export.model_class, repo_id, export.commit_id, cache_dir, token, timeout)
+
+
+def check_files(where: str, sizes: dict[str, int]) -> None:
+    """The file listing of a commit: config.json and model.safetensors present, sizes within limits."""
+    if "config.json" not in sizes:
+        raise HubError(f"{where}: not a gan-demo export (no config.json)")
+    if "model.safetensors" not in sizes:
+        pickled = sorted(name for name in sizes if name.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt")))
+        also = f"; pickled weights ({', '.join(pickled)}) are never loaded" if pickled else ""
+        raise HubError(f"{where}: not a gan-demo export (no model.safetensors{also})")
+    if sizes["config.json"] > MAX_CONFIG_BYTES:
+        raise HubError(f"{where}: config.json is {size_text(sizes['config.json'])}, more than a gan-demo "
+                       f"config ever needs ({size_text(MAX_CONFIG_BYTES)})")
+    total = sum(size for name, size in sizes.items() if name in EXPORT_FILES)
+    if total > MAX_DOWNLOAD_BYTES:
+        raise HubError(f"{where}: the export is {size_text(total)}, more than the "
+                       f"{size_text(MAX_DOWNLOAD_BYTES)} this app takes")
+
+
+def size_text(size: int) -> str:
+    return f"{size / 1e6:,.0f} MB" if size >= 10**7 else f"{size:,} bytes"
+
+
+def read_config(where: str, path: Path) -> dict:
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise HubError(f"{where}: config.json is not valid JSON") from None
+    if not isinstance(config, dict):
+        raise HubError(f"{where}: config.json is not a JSON object")
+    return config
+
+
+def class_of(where: str, config: dict) -> type[torch.nn.Module]:
+    """The gan-demo class whose constructor arguments are exactly config.json's keys
+    (format_version may be missing: format 1 exports lack it)."""
+    keys = set(config) - {"format_version"}
+    for model_class in ADDABLE_CLASSES:
+        if keys == set(inspect.signature(model_class.__init__).parameters) - {"self", "format_version"}:
+            return model_class
+    raise HubError(f"{where}: not a gan-demo export (config.json keys {', '.join(sorted(keys)) or 'none'} are "
+                   f"those of neither {' nor '.join(model_class.__name__ for model_class in ADDABLE_CLASSES)})")
+
+
+def check_sizes(where: str, config: dict) -> None:
+    for key, (smallest, largest) in SIZE_LIMITS.items():
+        if key not in config:
+            continue
+        value = config[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not smallest <= value <= largest:
+            raise HubError(f"{where}: {key} {value!r} is outside what this app serves ({smallest} to {largest})")
+    if config["image_size"] & (config["image_size"] - 1):
+        raise HubError(f"{where}: image_size {config['image_size']} is not a power of two")
+    for key in ("domain_a", "domain_b"):
+        if key in config and not (isinstance(config[key], str) and 0 < len(config[key]) <= MAX_DOMAIN_NAME
+                                  and config[key].isprintable()):
+            raise HubError(f"{where}: {key} must be a name of 1 to {MAX_DOMAIN_NAME} printable characters")

@@ -1,0 +1,127 @@
+"""Photo -> latent: find the z whose DCGAN sample looks like a person's photo (GAN inversion), so
+that the app's latent-direction sliders, truncation and interpolation GIFs can edit *their* cat.
+
+The person picks the square the model sees (`crop_square`; the centred square by default); it is
+resized to the generator's size. `project` then (1) starts from the best of many random latents,
+judged by the same loss in one batched forward pass, and (2) optimises z with Adam against
+L1 on the pixels plus L1 on 2x, 4x and 8x average-pooled copies (a multi-scale loss: coarse
+scales reward the right layout and colours before details match, which steers the search out of
+the poor local minima a pixel loss alone falls into), with a cosine-decaying step size.
+
+The prior: after every step z is put back on the sphere of radius sqrt(latent_dim), the shell
+where nearly all of N(0, I)'s mass lies, so the latent stays one the generator was trained on and
+the sliders and interpolation (which assume such latents) keep working. It costs no fit here:
+the generator's first layer is a bias-free transposed convolution followed by instance norm, so
+G(c z) = G(z) for every c > 0 and only z's direction matters.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as functional
+from PIL import Image
+
+from gan_demo.imaging import ImageError, open_rgb, pil_to_signed, signed_to_pil
+from gan_demo.models import DCGenerator
+
+DEFAULT_STEPS = 200
+DEFAULT_CANDIDATES = 256
+LEARNING_RATE = 0.1
+POOLED_SCALES = 3  # 64 px -> 32, 16 and 8 px copies
+POOLED_WEIGHT = 1.0
+CANDIDATE_BATCH = 64  # candidates per forward pass: bounds the memory of the start search
+MIN_SQUARE_SIDE = 8  # a smaller crop has too few pixels to say anything about a cat
+
+Box = tuple[int, int, int]  # (left, top, side) in pixels of the photo as uploaded (after EXIF rotation)
+ProgressCallback = Callable[[int, int], None]  # (steps done, steps in all)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The square the model saw, the generator's image of the found latent, the latent itself
+    (latent_dim,), their mean absolute difference on the [-1, 1] scale and the seconds it took."""
+
+    square: Image.Image
+    reconstruction: Image.Image
+    latent: torch.Tensor
+    distance: float
+    seconds: float
+
+
+def centre_box(width: int, height: int) -> Box:
+    """The largest centred square of a width x height image."""
+    side = min(width, height)
+    return (width - side) // 2, (height - side) // 2, side
+
+
+def crop_square(image: "Image.Image | str", size: int, box: Box | None = None) -> Image.Image:
+    """The square `box` of `image` (the centred square when None) resized to size x size. A box
+    reaching past the image is shifted inside it and shrunk to fit; ImageError when less than
+    MIN_SQUARE_SIDE pixels remain."""
+    image = open_rgb(image)
+    left, top, side = box if box is not None else centre_box(*image.size)
+    side = min(int(side), image.width, image.height)
+    if side < MIN_SQUARE_SIDE:
+        raise ImageError(f"the square to project is {side} px; choose one of at least {MIN_SQUARE_SIDE} px")
+    left = min(max(0, int(left)), image.width - side)
+    top = min(max(0, int(top)), image.height - side)
+    return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+
+
+def multiscale_l1(images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per image (B,): mean |images - target| at full size plus at each average-pooled scale."""
+    loss = (images - target).abs().flatten(1).mean(1)
+    for _ in range(POOLED_SCALES):
+        images, target = functional.avg_pool2d(images, 2), functional.avg_pool2d(target, 2)
+        loss = loss + POOLED_WEIGHT * (images - target).abs().flatten(1).mean(1)
+    return loss
+
+
+def onto_typical_shell(z: torch.Tensor) -> torch.Tensor:
+    """z (B, d) rescaled to norm sqrt(d): where a draw of N(0, I) almost surely lies."""
+    return z * (math.sqrt(z.shape[1]) / z.norm(dim=1, keepdim=True).clamp_min(1e-8))
+
+
+@torch.no_grad()
+def best_start(generator: DCGenerator, target: torch.Tensor, candidates: int,
+               random: torch.Generator) -> torch.Tensor:
+    """(1, d): the candidate z ~ N(0, I) whose image is closest to `target` (1, 3, S, S)."""
+    z = torch.randn(candidates, generator.latent_dim, generator=random)
+    losses = torch.cat([multiscale_l1(generator(chunk.to(target.device)), target).cpu()
+                        for chunk in z.split(CANDIDATE_BATCH)])
+    return z[losses.argmin()].unsqueeze(0)
+
+
+def project(generator: DCGenerator, image: "Image.Image | str", box: Box | None = None,
+            steps: int = DEFAULT_STEPS, candidates: int = DEFAULT_CANDIDATES, seed: int = 0,
+            progress: ProgressCallback | None = None) -> Projection:
+    """Find z with generator(z) close to the `box` square of `image` (see the module docstring).
+    The same arguments always give the same latent; `progress` is called after every step."""
+    started = time.perf_counter()
+    device = next(generator.parameters()).device
+    square = crop_square(image, generator.image_size, box)
+    random = torch.Generator().manual_seed(int(seed))
+    # Callers may hold inference or no-grad mode (the app's handlers do); the optimisation needs autograd.
+    with torch.inference_mode(False), torch.enable_grad():
+        target = pil_to_signed(square).to(device)  # (1, 3, S, S) in [-1, 1]
+        z = onto_typical_shell(best_start(generator, target, candidates, random)).to(device).requires_grad_(True)
+        optimizer = torch.optim.Adam([z], lr=LEARNING_RATE)
+        for step in range(steps):
+            # Cosine decay: large steps to cross between basins early, small ones to settle at the end.
+            optimizer.param_groups[0]["lr"] = LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * step / steps))
+            loss = multiscale_l1(generator(z), target).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward(inputs=[z])  # z only: the caller's generator may have trainable weights
+            optimizer.step()
+            with torch.no_grad():
+                z.copy_(onto_typical_shell(z))
+            if progress is not None:
+                progress(step + 1, steps)
+        with torch.no_grad():
+            reconstruction = generator(z)  # (1, 3, S, S)
+            distance = (reconstruction - target).abs().mean().item()
+    return Projection(square, signed_to_pil(reconstruction), z.detach().squeeze(0).cpu(), distance,
+                      time.perf_counter() - started)

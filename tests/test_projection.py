@@ -1,0 +1,85 @@
+"""Projecting a photo into a DCGAN's latent space (gan_demo.projection) on synthetic photos: the
+photo is a generator's own sample for a known latent, pasted into a larger noisy canvas, so the
+projection has something it can find and the crop box decides whether it finds it."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan_demo.imaging import ImageError, signed_to_pil
+from gan_demo.models import DCGenerator
+from gan_demo.projection import centre_box, crop_square, project
+
+SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def generator() -> DCGenerator:
+    torch.manual_seed(0)
+    return DCGenerator(latent_dim=8, conv_dim=8, image_size=SIZE).eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="module")
+def photo(generator) -> tuple[Image.Image, tuple[int, int, int]]:
+    """A 120 x 80 noise canvas with the generator's sample of a known latent, scaled to 48 px, at
+    (60, 20); and that box."""
+    with torch.no_grad():
+        sample = signed_to_pil(generator(torch.randn(1, 8, generator=torch.Generator().manual_seed(7))))
+    canvas = Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 120, 3), dtype=np.uint8))
+    canvas.paste(sample.resize((48, 48), Image.Resampling.BICUBIC), (60, 20))
+    return canvas, (60, 20, 48)
+
+
+def test_crop_square_takes_the_box_or_the_centre_and_keeps_boxes_inside_the_photo(photo):
+    canvas, box = photo
+    assert centre_box(120, 80) == (20, 0, 80)
+    assert np.array_equal(np.asarray(crop_square(canvas, 32)),
+                          np.asarray(canvas.crop((20, 0, 100, 80)).resize((32, 32), Image.Resampling.BICUBIC)))
+    # A box past the right and bottom edges slides back inside; one larger than the photo shrinks to fit.
+    assert np.array_equal(np.asarray(crop_square(canvas, 16, (100, 70, 40))),
+                          np.asarray(canvas.crop((80, 40, 120, 80)).resize((16, 16), Image.Resampling.BICUBIC)))
+    assert crop_square(canvas, 16, (0, 0, 500)).size == (16, 16)
+    with pytest.raises(ImageError, match="the square to project is 4 px; choose one of at least 8 px"):
+        crop_square(canvas, 16, (0, 0, 4))
+
+
+def test_projection_finds_the_sample_in_its_box_with_a_latent_on_the_typical_shell(generator, photo):
+    canvas, box = photo
+    calls = []
+    found = project(generator, canvas, box, steps=60, candidates=64, progress=lambda done, total: calls.append((done, total)))
+    centred = project(generator, canvas, None, steps=60, candidates=64)
+
+    assert found.square.size == found.reconstruction.size == (SIZE, SIZE)
+    assert found.latent.shape == (8,) and math.isclose(found.latent.norm().item(), math.sqrt(8), rel_tol=1e-4)
+    # The boxed sample is found far more closely than the centred square of mostly noise.
+    assert found.distance < 0.1 and found.distance < centred.distance / 3
+    reconstructed = np.asarray(found.reconstruction, dtype=np.float64) / 127.5 - 1
+    with torch.no_grad():
+        regenerated = generator(found.latent.unsqueeze(0))[0].permute(1, 2, 0).numpy()
+    assert np.abs(reconstructed - regenerated).max() < 0.01  # the reconstruction is G(latent)
+    assert calls == [(step, 60) for step in range(1, 61)]
+    assert found.seconds > 0
+
+
+def test_the_optimisation_improves_on_its_start_and_the_same_seed_gives_the_same_latent(generator, photo):
+    canvas, box = photo
+    start_only = project(generator, canvas, box, steps=0, candidates=64)
+    optimised = project(generator, canvas, box, steps=60, candidates=64)
+    again = project(generator, canvas, box, steps=60, candidates=64)
+    assert optimised.distance < start_only.distance * 0.7
+    assert torch.equal(optimised.latent, again.latent)
+    assert not torch.equal(optimised.latent, project(generator, canvas, box, steps=60, candidates=64, seed=1).latent)
+
+
+def test_projection_runs_under_inference_mode_and_leaves_the_generator_untouched(generator, photo):
+    canvas, box = photo
+    trainable = DCGenerator(latent_dim=8, conv_dim=8, image_size=SIZE).eval()
+    before = {key: value.clone() for key, value in trainable.state_dict().items()}
+    with torch.inference_mode():
+        result = project(trainable, canvas, box, steps=5, candidates=8)
+    assert math.isfinite(result.distance)
+    assert all(parameter.grad is None for parameter in trainable.parameters())
+    assert all(torch.equal(before[key], value) for key, value in trainable.state_dict().items())
