@@ -30,7 +30,7 @@ def image_folder(tmp_path: Path) -> Path:
     return make_images(tmp_path / "images", count=12, seed=0)
 
 
-def run_cli(*arguments: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(*arguments: str, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
     """`python -m <arguments>` from the project root, capturing output."""
     return subprocess.run([sys.executable, "-m", *arguments], cwd=ROOT, env=env or SUBPROCESS_ENV,
                           capture_output=True, text=True, timeout=timeout)

@@ -5,6 +5,7 @@ SIGKILL at random moments, and after extending a run), export round trip, two-pr
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -244,18 +245,17 @@ def test_two_processes_stopped_by_a_signal_stop_at_the_same_step_save_and_resume
         os.killpg(launcher.pid, signal.SIGINT)  # Ctrl-C: the terminal signals every process of the group
     else:
         launcher.send_signal(signal.SIGTERM)  # kill, Docker, Slurm: the launcher passes it on
-    _, stderr = launcher.communicate(timeout=60)
-    assert time.monotonic() - stopped_at < 30
+    _, stderr = launcher.communicate(timeout=120)
+    stopping_seconds = time.monotonic() - stopped_at
     name = signal.Signals(signum).name
-    main_steps = [int(line.split("at step ")[1].split(":")[0]) for line in stderr.splitlines()
-                  if line.startswith(f"interrupted ({name}) at step ")]
-    other_steps = [int(line.rsplit(" ", 1)[1]) for line in stderr.splitlines()
-                   if line.startswith("process 1 of 2 stopped at step ")]
+    main_steps = [int(step) for step in re.findall(rf"interrupted \({name}\) at step (\d+): state saved", stderr)]
+    other_steps = [int(step) for step in re.findall(r"process 1 of 2 stopped at step (\d+)", stderr)]
     assert len(main_steps) == 1 and other_steps == main_steps, stderr[-3000:]
     # No traceback from the training processes (the launcher reports the signal in its own way).
     assert not any(f"train/{name}" in stderr for name in ("loop.py", "dcgan.py", "run_folder.py")), stderr[-3000:]
     step = main_steps[0]
     assert torch.load(out / "state.pt", weights_only=True)["step"] == step
+    assert stopping_seconds < 30, stderr[-3000:]  # before the launcher's 30 s grace ends in SIGKILL
     resumed = run_cli("train.dcgan", "--data", str(image_folder), "--out", str(out), *TINY, "--resume",
                       "--iters", str(step + 2))
     assert resumed.returncode == 0, resumed.stderr[-3000:]

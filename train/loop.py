@@ -482,12 +482,15 @@ class GANTrainer(ABC):
             self.accelerator.end_training()
             name = signal.Signals(signals.received or signal.SIGINT).name
             if self.is_main:
-                print(f"interrupted ({name}) at step {self.step}: state saved; continue with --resume",
-                      file=sys.stderr, flush=True)
+                message = f"interrupted ({name}) at step {self.step}: state saved; continue with --resume"
             else:  # so that every process says where it stopped
-                print(f"process {self.rank} of {self.accelerator.num_processes} stopped at step {self.step}",
-                      file=sys.stderr, flush=True)
-            sys.exit(128 + (signals.received or signal.SIGINT))
+                message = f"process {self.rank} of {self.accelerator.num_processes} stopped at step {self.step}"
+            sys.stderr.write(message + "\n")  # one write: processes sharing the terminal do not split lines
+            # Everything is saved and closed: skip the interpreter's teardown of torch, which on a busy
+            # machine outlasts the 30 s a launcher grants before it kills the processes.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(128 + (signals.received or signal.SIGINT))
         if self.is_main:
             self.log(f"done: {self.step} steps in {self.train_seconds:.0f} s of training; model in {self.run.export}")
         if args.push_to_hub and self.is_main:
