@@ -15,12 +15,14 @@ import atexit
 import contextlib
 import functools
 import html
+import itertools
 import json
 import logging
 import math
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +44,40 @@ MODEL_SIZE, FULL_IMAGE = "model size", "full image"
 GIF_MAX_AGE_SECONDS = 3600
 # The gradio versions whose save_pil_to_cache rewrites a cached file in place (checked in 6.31.0).
 GRADIO_IN_PLACE_CACHE_MAJOR = "6"
-# 64 px samples are drawn as large as their box allows, crisp rather than blurred.
-CSS = ".pixelated img { image-rendering: pixelated; object-fit: contain; width: 100%; height: 100%; }"
+PLOT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+CSS = """
+/* 64 px samples are drawn as large as their box allows, crisp rather than blurred. */
+.pixelated img { image-rendering: pixelated; object-fit: contain; width: 100%; height: 100%; }
+/* Phones: the sample grid above its controls, so a slider moves a picture in view; two variants a row. */
+@media (max-width: 767px) {
+  #sample-grid-column { order: -1; }
+  #samples { height: 45vh !important; }
+  #variants .grid-container, #comparison .grid-container { grid-template-columns: repeat(2, 1fr) !important; }
+}
+"""
 
 
+SAMPLE_EXPLANATION = (
+    "A DCGAN turns a *latent vector* z (100 numbers drawn from a seed) into a 64 px cat; the same seed always "
+    "gives the same cat, and each cat's seed is written under it. The four variants were trained on the same "
+    "175 photos of Grumpy cat with different augmentation: *basic* (the photos as they are), *deluxe* "
+    "(random crops, flips and a mild colour jitter of the real photos), *DiffAugment* (random colour, shift "
+    "and cut-out applied to real *and* generated images, so the discriminator cannot simply memorise the few "
+    "real photos). Truncation pulls z towards the average cat.")
+DIRECTIONS_EXPLANATION = (
+    "A latent direction is a direction in z along which the pictures change the most (the principal directions "
+    "of the generator's first block, GANSpace), strongest first; each slider moves every cat that many standard "
+    "deviations along one of them. The grid follows while you drag (arrow keys work too).")
+TRANSLATE_EXPLANATION = (
+    "CycleGAN learns two generators between two sets of unpaired photos (Russian Blue and Grumpy cats, apples "
+    "and oranges). The *cycle reconstruction* translates the result back again; the cycle loss trains it to "
+    "match the input, which is what keeps the pose and layout of your picture. The model trained *without the "
+    "cycle loss* has nothing tying its output to its input: it learns to draw a plausible cat of the other "
+    "kind, not *your* cat, and its reconstruction shows how much of the input was lost.")
+PROGRESS_EXPLANATION = (
+    "How each model learned: samples from fixed latents (or fixed inputs) saved during training, their iteration "
+    "in the corner, and the loss curves. Drag the iteration slider to scrub; the variants below show the other "
+    "models at the same iteration.")
 NOT_AN_IMAGE = "This is not an image: send an uploaded file's path or a data: URL."
 
 
@@ -209,6 +241,27 @@ def refusal(error: Exception | str, title: str) -> gr.Error:
     return gr.Error(html.escape(str(error)), title=title, print_exception=False)
 
 
+def on_page(handler: Callable, inputs: list[gr.components.Component], refused: Callable[[str], tuple]) -> Callable:
+    """`handler` for an event of the page itself, which runs with preprocess=False: each input is
+    preprocessed here by its component, so that a refused value (an image that cannot be used, an
+    invalid seed) is told on the page, `refused(note)` choosing what the outputs show, instead of in a
+    toast over "Error" badges. The public endpoints raise the same refusals as errors."""
+    def run(*payloads: Any) -> tuple:
+        try:
+            values = [preprocessed(component, payload) for component, payload in zip(inputs, payloads, strict=True)]
+            return handler(*values)
+        except gr.Error as error:
+            return refused(f"**{error.title}:** {error.message}")
+
+    return run
+
+
+def preprocessed(component: gr.components.Component, payload: Any) -> Any:
+    if payload is not None and getattr(component, "data_model", None):
+        payload = component.data_model.model_validate(payload)
+    return component.preprocess(payload)
+
+
 # -- handlers: turn UI values into gan_demo calls and errors into messages ------------------------
 
 registry = catalog.ModelRegistry()  # the models on offer: built by build_demo() at start-up; added models join it
@@ -234,13 +287,14 @@ def sample_cats(variant: str, seed: float | None, truncation: float, count: floa
                 *direction_weights: float) -> tuple[Image.Image, str]:
     resolved = load(variant)
     seeds = seeds_from(seed, count)
-    grid = inference.sample_grid(resolved.model, seeds, truncation, direction_weights)
-    return grid, f"Seeds {seeds[0]} to {seeds[-1]}. {source_note(resolved)}"
+    grid = inference.sample_grid(resolved.model, seeds, truncation, direction_weights, seed_captions=True)
+    return grid, f"Seeds {seeds[0]} to {seeds[-1]}, each under its cat. {source_note(resolved)}"
 
 
-def compare_variants(seed: float | None, truncation: float, count: float) -> list[tuple[Image.Image, str]]:
+def compare_variants(seed: float | None, truncation: float, count: float,
+                     *direction_weights: float) -> list[tuple[Image.Image, str]]:
     grids = inference.compare_variants({item.label: item.model for item in available("dcgan")},
-                                       seeds_from(seed, count), truncation)
+                                       seeds_from(seed, count), truncation, direction_weights, seed_captions=True)
     return [(grid, label) for label, grid in grids.items()]
 
 
@@ -273,13 +327,39 @@ def show_progress(run: str, iteration: float) -> tuple[str, Image.Image, pd.Data
     record = run_progress(run)
     frame, _ = record.frame_at(iteration)  # the frame shows its iteration in its corner
     variants = []
-    for resolved in available("dcgan", with_progress=True):
+    for resolved in comparable_runs(run):
         variant, _ = progress_or_reason(resolved)
         if variant:
             variant_frame, variant_step = variant.frame_at(iteration)
             variants.append((variant_frame, f"{resolved.label} (iteration {variant_step})"))
     plot = pd.DataFrame(progress.loss_table(record.losses))
     return str(record.gif_path), frame, plot, record.settings, variants
+
+
+def plot_colours(run: str) -> gr.LinePlot:
+    """The loss plot's colour map for `run`'s terms, sent after its data. gradio 6.31's plot builds its
+    colour scale (legend included) from the data it holds only when a setting such as the colour map
+    changes; new data alone is drawn on the old scale, so another run's terms had no stroke and the
+    legend kept the first run's terms."""
+    terms = dict.fromkeys(term for term in run_progress(run).losses if term != "step")  # in order, once each
+    return gr.LinePlot(color_map=dict(zip(terms, itertools.cycle(PLOT_COLOURS))))
+
+
+def comparable_runs(run: str) -> list[catalog.RegisteredModel]:
+    """The runs shown beside `run` at the same iteration: every DCGAN (the same latents, other
+    augmentations), or the CycleGANs between the same two domains (the same inputs, with and without
+    the cycle loss)."""
+    chosen = next(resolved for resolved in available(with_progress=True) if resolved.name == run)
+    return [resolved for resolved in available(chosen.kind, with_progress=True)
+            if chosen.kind == "dcgan" or resolved.domains == chosen.domains]
+
+
+def run_downloads(run: str) -> tuple[gr.DownloadButton, gr.DownloadButton]:
+    """The run's progress.gif and losses.csv as download buttons (hidden when the file is missing)."""
+    folder = next((resolved.progress_folder for resolved in available(with_progress=True) if resolved.name == run),
+                  None)
+    files = [folder / name if folder and (folder / name).is_file() else None for name in ("progress.gif", "losses.csv")]
+    return tuple(gr.DownloadButton(value=path and str(path), visible=path is not None) for path in files)
 
 
 def iteration_slider(run: str | None, maximum: int | None = None) -> CheckedSlider:
@@ -398,26 +478,28 @@ def build_demo() -> gr.Blocks:
 
         with gr.Tab("Sample cats"):
             with gr.Row():
-                with gr.Column(scale=1):
-                    variant = gr.Dropdown(choices_of(dcgans), value=default_dcgan,
+                with gr.Column(scale=1, min_width=300):
+                    variant = gr.Dropdown(choices_of(dcgans), value=default_dcgan, elem_id="variant",
                                           label="DCGAN variant (training augmentation)")
                     with gr.Row():
-                        seed = CheckedNumber(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", scale=3)
+                        seed = CheckedNumber(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", scale=3,
+                                             info="Enter to apply", elem_id="seed")
                         dice = gr.Button("Random seed", scale=1, min_width=80, elem_id="dice")
                     truncation = CheckedSlider(0.0, 1.0, value=1.0, step=0.05, label="truncation",
-                                           info="lower: more typical cats, less variety")
+                                               info="lower: more typical cats, less variety")
                     count = CheckedSlider(1, MAX_SAMPLES, value=MAX_SAMPLES, step=1, label="number of samples")
                     with gr.Accordion("Latent directions", open=True):
-                        gr.Markdown("Principal directions of the generator's first block (GANSpace), strongest "
-                                    "first; in standard deviations of z. Applied on release.")
+                        gr.Markdown(DIRECTIONS_EXPLANATION)
                         sliders = [CheckedSlider(-3, 3, value=0, step=0.1, label=f"direction {index + 1}",
-                                             elem_id=f"direction-{index + 1}") for index in range(DIRECTION_SLIDERS)]
+                                                 elem_id=f"direction-{index + 1}")
+                                   for index in range(DIRECTION_SLIDERS)]
                         reset = gr.Button("Reset directions", size="sm")
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=300, elem_id="sample-grid-column"):
                     grid = gr.Image(label="samples", format="png", interactive=False, elem_id="samples",
                                     elem_classes=["pixelated"], height=560)
-                    sample_note = gr.Markdown()
-            with gr.Accordion("Compare variants: the same latents through every DCGAN", open=False):
+                    sample_note = gr.Markdown(elem_id="sample-note")
+            gr.Markdown(SAMPLE_EXPLANATION)  # below, so that on a phone the grid is on the first screen
+            with gr.Accordion("Compare variants: the same seeds and sliders through every DCGAN", open=False):
                 compare_button = gr.Button("Compare variants")
                 comparison = gr.Gallery(label="variants", columns=4, fit_columns=False, format="png",
                                         elem_classes=["pixelated"], elem_id="comparison")
@@ -430,41 +512,54 @@ def build_demo() -> gr.Blocks:
                                      interactive=False, height=256, elem_id="interpolation")
 
         with gr.Tab("Translate"):
+            gr.Markdown(TRANSLATE_EXPLANATION)
             with gr.Row():
+                direction = gr.Dropdown(directions, value=directions[0] if directions else None, label="direction")
+                resolution = gr.Radio([MODEL_SIZE, FULL_IMAGE], value=MODEL_SIZE, label="resolution",
+                                      info="model size: centre square at the training size; full image: "
+                                           "the whole picture, long side up to 512 px")
+            with gr.Row():  # wraps to one column on a phone: the input, then the results
                 source_image = CheckedImage(label="your image", type="pil", elem_id="translate-input", height=300,
-                                            sources=["upload", "clipboard", "webcam"])
-                with gr.Column():
-                    direction = gr.Dropdown(directions, value=directions[0] if directions else None, label="direction")
-                    resolution = gr.Radio([MODEL_SIZE, FULL_IMAGE], value=MODEL_SIZE, label="resolution",
-                                          info="model size: centre square at the training size; full image: "
-                                               "the whole picture, long side up to 512 px")
-                    examples = translation_examples()
-                    if examples:
-                        gr.Examples(examples, [source_image, direction], api_visibility="private",
-                                    label="Examples (made by this project's own models)", elem_id="translate-examples")
-            with gr.Row():
-                seen = gr.Image(label="input as the model saw it", format="png", interactive=False, height=300,
-                                elem_classes=["pixelated"])
+                                            sources=["upload", "clipboard", "webcam"], min_width=260)
                 translated = gr.Image(label="translation", format="png", interactive=False, height=300,
-                                      elem_id="translation", elem_classes=["pixelated"])
+                                      elem_id="translation", elem_classes=["pixelated"], min_width=260)
                 cycled = gr.Image(label="cycle reconstruction", format="png", interactive=False, height=300,
-                                  elem_classes=["pixelated"])
-            translate_note = gr.Markdown()
+                                  elem_id="reconstruction", elem_classes=["pixelated"], min_width=260)
+            translate_note = gr.Markdown(elem_id="translate-note")
+            with gr.Accordion("The input as the model saw it", open=False):
+                seen = gr.Image(show_label=False, format="png", interactive=False, height=200,
+                                elem_id="translate-seen", elem_classes=["pixelated"])
+            examples = translation_examples()
+            if examples:
+                example_table = gr.Examples(examples, [source_image, direction], api_visibility="private",
+                                            label="Examples (made by this project's own models)",
+                                            elem_id="translate-examples")
 
         with gr.Tab("Training progress", elem_id="progress-tab"):
+            gr.Markdown(PROGRESS_EXPLANATION)
             with gr.Row():
-                run = gr.Dropdown(run_choices, value=runs[0][0].name if runs else None, label="run")
-                last_steps = [record.steps[-1] for _, record in runs]
-                iteration = iteration_slider(runs[0][0].name if runs else None, max(last_steps, default=1))
+                with gr.Column(min_width=300):
+                    run = gr.Dropdown(run_choices, value=runs[0][0].name if runs else None, label="run", elem_id="run")
+                with gr.Column(min_width=300):
+                    last_steps = [record.steps[-1] for _, record in runs]
+                    iteration = iteration_slider(runs[0][0].name if runs else None, max(last_steps, default=1))
             gr.Markdown(progress_note(progress_runs), elem_id="progress-note")
             with gr.Row():
-                gif = gr.Image(label="progress GIF (fixed latents / inputs)", interactive=False, elem_id="progress-gif")
-                frame = gr.Image(label="frame at the iteration", format="png", interactive=False,
-                                 elem_id="progress-frame")
+                # Titles above the pictures, not over them: a label box would hide the "iter N" stamp.
+                with gr.Column(min_width=300):
+                    gr.Markdown("**Progress GIF** (fixed latents / inputs)")
+                    gif = gr.Image(show_label=False, interactive=False, elem_id="progress-gif")
+                with gr.Column(min_width=300):
+                    gr.Markdown("**Frame at the iteration**")
+                    frame = gr.Image(show_label=False, format="png", interactive=False, elem_id="progress-frame")
             losses = gr.LinePlot(x="iteration", y="loss", color="term", label="losses (moving average)",
-                                  elem_id="losses")
-            variants = gr.Gallery(label="DCGAN augmentation variants at this iteration", columns=4, fit_columns=False,
-                                  format="png", elem_id="variants")
+                                 elem_id="losses")
+            with gr.Row():
+                gif_download = gr.DownloadButton("Download the GIF", size="sm", elem_id="download-gif")
+                csv_download = gr.DownloadButton("Download the losses (CSV)", size="sm", elem_id="download-csv")
+            gr.Markdown("**Variants at this iteration**: every DCGAN (the same latents), or the CycleGANs between "
+                        "the same domains (the same inputs, with and without the cycle loss)")
+            variants = gr.Gallery(show_label=False, columns=4, fit_columns=False, format="png", elem_id="variants")
             with gr.Accordion("Training settings", open=False):
                 settings = gr.JSON(label="training settings")
 
@@ -472,25 +567,44 @@ def build_demo() -> gr.Blocks:
             gr.Markdown(models_markdown() + "\n\nHub at a pinned revision when configured and reachable "
                         "(not with `GAN_DEMO_OFFLINE=1` or `HF_HUB_OFFLINE=1`), else the bundled `checkpoints/`.")
 
-        # -- wiring: only /sample, /interpolate, /translate and /progress are public --
-        sample_inputs = [variant, seed, truncation, count, *sliders]
-        gr.on([variant.change, seed.change, truncation.release, count.release, *[s.release for s in sliders]],
-              sample_cats, sample_inputs, [grid, sample_note], api_name="sample", trigger_mode="always_last")
-        dice.click(None, None, seed, js=f"() => Math.floor(Math.random() * {MAX_SEED})")
-        reset.click(lambda: [0] * DIRECTION_SLIDERS, None, sliders, api_visibility="private").then(
-            sample_cats, sample_inputs, [grid, sample_note], api_visibility="private")
-        compare_button.click(compare_variants, [seed, truncation, count], comparison, api_visibility="private")
+        # -- wiring: only /sample, /interpolate, /translate and /progress are public --------------------
+        # /sample and /translate are API-only events (no trigger), whose refusals are errors; the page
+        # runs the same handlers through `on_page`, which keeps a refusal's reason in the note.
+        sample_inputs, sample_outputs = [variant, seed, truncation, count, *sliders], [grid, sample_note]
+        gr.on([], sample_cats, sample_inputs, sample_outputs, api_name="sample")
+        # A refused value keeps the grid as it was.
+        page_sample = dict(fn=on_page(sample_cats, sample_inputs, lambda note: (gr.skip(), note)),
+                           inputs=sample_inputs, outputs=sample_outputs, preprocess=False, api_visibility="private",
+                           trigger_mode="always_last", show_progress="minimal")
+        # Sliders apply while they move (drag, arrow keys, their number box); the seed on Enter or on leaving it.
+        gr.on([demo.load, variant.input, seed.submit, seed.blur, truncation.input, count.input,
+               *[slider.input for slider in sliders]], **page_sample)
+        dice.click(None, None, seed, js=f"() => Math.floor(Math.random() * {MAX_SEED})").then(**page_sample)
+        reset.click(lambda: [0] * DIRECTION_SLIDERS, None, sliders, api_visibility="private").then(**page_sample)
+        compare_button.click(compare_variants, [seed, truncation, count, *sliders], comparison,
+                             api_visibility="private")
         interpolate_button.click(interpolate, [variant, seed, seed_end, frames, truncation], animation,
                                  api_name="interpolate")
-        gr.on([source_image.change, direction.change, resolution.change], translate,
-              [source_image, direction, resolution], [seen, translated, cycled, translate_note],
-              api_name="translate", trigger_mode="always_last")
+
+        translate_inputs = [source_image, direction, resolution]
+        gr.on([], translate, translate_inputs, [seen, translated, cycled, translate_note], api_name="translate")
+        # A refused image leaves the input and the results empty, and its reason in the note.
+        page_translate = dict(fn=on_page(lambda *values: (gr.skip(), *translate(*values)), translate_inputs,
+                                         lambda note: (None, None, None, None, note)),
+                              inputs=translate_inputs, outputs=[source_image, seen, translated, cycled, translate_note],
+                              preprocess=False, api_visibility="private", trigger_mode="always_last")
+        gr.on([source_image.input, direction.input, resolution.input], **page_translate)
+        if examples:
+            example_table.load_input_event.then(**page_translate)
+
         progress_outputs = [gif, frame, losses, settings, variants]
-        iteration.release(show_progress, [run, iteration], progress_outputs, api_name="progress")
+        gr.on([iteration.input], show_progress, [run, iteration], progress_outputs, api_name="progress",
+              trigger_mode="always_last", show_progress="minimal")
         if runs:  # with no bundled run there is nothing to show on load
             gr.on([run.change, demo.load], iteration_slider, run, iteration, api_visibility="private").then(
-                show_progress, [run, iteration], progress_outputs, api_visibility="private")
-        demo.load(sample_cats, sample_inputs, [grid, sample_note], api_visibility="private")
+                show_progress, [run, iteration], progress_outputs, api_visibility="private").then(
+                plot_colours, run, losses, api_visibility="private").then(
+                run_downloads, run, [gif_download, csv_download], api_visibility="private")
 
     demo.queue(max_size=32, default_concurrency_limit=2)
     return demo

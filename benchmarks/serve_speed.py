@@ -67,6 +67,16 @@ def prepare_checkpoints(folder: Path) -> dict[str, str]:
     return origin
 
 
+@contextlib.contextmanager
+def work_folder(name: str) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    """A temporary folder with checkpoints/ made by `prepare_checkpoints` in it: (folder, checkpoints,
+    where each model came from); removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"gan-demo-{name}-") as temporary:
+        checkpoints = Path(temporary) / "checkpoints"
+        checkpoints.mkdir()
+        yield Path(temporary), checkpoints, prepare_checkpoints(checkpoints)
+
+
 def test_images(folder: Path) -> dict[str, Path]:
     """A 64 px and a 256 px photo-like PNG to translate."""
     images = {}
@@ -83,7 +93,7 @@ def inference_latency(checkpoints: Path, images: dict[str, Path], repeats: int) 
     photo_64, photo_256 = Image.open(images["64"]).convert("RGB"), Image.open(images["256"]).convert("RGB")
     calls = {
         "sample 1 cat": lambda: inference.sample_grid(generator, [0]),
-        "sample 16 cats": lambda: inference.sample_grid(generator, range(SAMPLE_COUNT)),
+        "sample 16 cats": lambda: inference.sample_grid(generator, range(SAMPLE_COUNT), seed_captions=True),
         "translate 64 px": lambda: inference.translate(model, photo_64, "a2b"),
         "translate 256 px (full image)": lambda: inference.translate(model, photo_256, "a2b", full_size=True),
     }
@@ -226,18 +236,15 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
     result: dict = {"benchmark": "serve_speed", "quick": args.quick, "plan": plan}
-    with tempfile.TemporaryDirectory(prefix="gan-demo-serve-speed-") as temporary:
-        work = Path(temporary)
-        checkpoints = work / "checkpoints"
-        checkpoints.mkdir()
-        result["models"] = prepare_checkpoints(checkpoints)
+    with work_folder("serve-speed") as (work, checkpoints, result["models"]):
         images = test_images(work)
         runtime.configure()  # the app's thread settings
         result["conditions_at_start"] = report.conditions()
         result["inference_ms"] = inference_latency(checkpoints, images, plan["latency_repeats"])
         photos = held_out_photos(args.project_photos) if args.project_photos else [images["64"]]
         result["project"] = projection_speed(checkpoints, photos, plan["round_trips"])
-        grid = inference.sample_grid(inference.load_generator(checkpoints / catalog.DEFAULT_DCGAN), range(SAMPLE_COUNT))
+        grid = inference.sample_grid(inference.load_generator(checkpoints / catalog.DEFAULT_DCGAN), range(SAMPLE_COUNT),
+                                     seed_captions=True)  # the image the app sends
         grid.save(work / "grid.png")
         floor_command = [sys.executable, str(ROOT / "benchmarks" / "trivial_app.py"), str(work / "grid.png")]
         with served([sys.executable, "app.py"], checkpoints, work) as (app_url, app_server, app_cold), \
@@ -261,7 +268,8 @@ def print_tables(result: dict) -> None:
     report.print_table(f"Inference latency, ms ({where})", ["call", "median", "p90"], rows)
     project = result["project"]
     report.print_table(f"/project: {project['photos']} photo(s), default DCGAN", ["median s", "p90 s", "mean L1"],
-                       [(f"{project['seconds']['median']:.2f}", f"{project['seconds']['p90']:.2f}", project["l1_mean"])])
+                       [(f"{project['seconds']['median']:.2f}", f"{project['seconds']['p90']:.2f}",
+                         project["l1_mean"])])
     trips = result["round_trip_ms"]
     rows = [(endpoint, f"{trips['app ' + endpoint]['median']:.1f}", f"{trips['floor ' + endpoint]['median']:.1f}",
              f"{trips['app ' + endpoint]['median'] / trips['floor ' + endpoint]['median']:.2f}x")

@@ -26,7 +26,7 @@ from gan_demo.imaging import (
 )
 from gan_demo.latents import interpolation_path, move_along, principal_directions, z_batch, z_from_seed
 from gan_demo.models import CycleGAN, DCGenerator
-from gan_demo.render import gif_bytes
+from gan_demo.render import captioned_grid, gif_bytes
 
 FULL_SIZE_MAX_SIDE = 512
 MIN_FULL_SIZE_SIDE = 16
@@ -89,17 +89,23 @@ def sample(generator: DCGenerator, seeds: Sequence[int], truncation: float = 1.0
 
 @torch.inference_mode()
 def sample_grid(generator: DCGenerator, seeds: Sequence[int], truncation: float = 1.0,
-                direction_weights: Sequence[float] = (), columns: int | None = None) -> Image.Image:
-    """The samples of `sample` as one grid image (square-ish unless `columns` is given)."""
+                direction_weights: Sequence[float] = (), columns: int | None = None,
+                seed_captions: bool = False) -> Image.Image:
+    """The samples of `sample` as one grid image (square-ish unless `columns` is given), with each
+    sample's seed written under it if asked."""
     z = latents(generator, seeds, truncation, direction_weights).to(next(generator.parameters()).device)
-    return make_grid(generator(z), columns)
+    images = generator(z)  # (B, 3, S, S) in [-1, 1]
+    if seed_captions:
+        return captioned_grid(images, [str(seed) for seed in seeds], columns)
+    return make_grid(images, columns)
 
 
-def compare_variants(generators: Mapping[str, DCGenerator], seeds: Sequence[int],
-                     truncation: float = 1.0) -> dict[str, Image.Image]:
-    """The same latents through every generator: {name: grid}. Direction offsets are left out on
-    purpose, because each model has its own principal directions."""
-    return {name: sample_grid(generator, seeds, truncation) for name, generator in generators.items()}
+def compare_variants(generators: Mapping[str, DCGenerator], seeds: Sequence[int], truncation: float = 1.0,
+                     direction_weights: Sequence[float] = (), seed_captions: bool = False) -> dict[str, Image.Image]:
+    """The same seeds through every generator: {name: grid}. Direction weights move each model along
+    its own principal directions (the same slider settings, each model's own strongest directions)."""
+    return {name: sample_grid(generator, seeds, truncation, direction_weights, seed_captions=seed_captions)
+            for name, generator in generators.items()}
 
 
 @torch.inference_mode()

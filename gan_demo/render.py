@@ -3,14 +3,16 @@ back and draws interpolation GIFs. Sample grids are `imaging.make_grid`; loss pl
 (train/plots.py)."""
 
 import io
+import math
 import warnings
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFont, ImageSequence, UnidentifiedImageError
 
-from gan_demo.imaging import MAX_PIXELS
+from gan_demo.imaging import MAX_PIXELS, make_grid
 
 FRAME_SECONDS = 0.25
 MAX_GIF_PIXELS = 100_000_000  # all frames of a progress GIF together: 300 MB once decoded to RGB
@@ -25,6 +27,23 @@ def label_frame(image: Image.Image, text: str) -> Image.Image:
     draw.rectangle((0, 0, right + 4, bottom + 3), fill=(20, 20, 20))
     draw.text((4, 2), text, fill=(255, 255, 255), font=font)
     return frame
+
+
+def captioned_grid(images: torch.Tensor, captions: list[str], columns: int | None = None,
+                   padding: int = 2) -> Image.Image:
+    """`imaging.make_grid` of (B, 3, H, W) images in [-1, 1] with each caption written in a white strip
+    under its image (a sample's seed, so a cat can be found again)."""
+    count, _, height, width = images.shape
+    strip = max(9, height // 5)
+    grid = make_grid(torch.nn.functional.pad(images, (0, 0, 0, strip), value=1.0), columns, padding)
+    columns = columns or math.ceil(math.sqrt(count))
+    draw = ImageDraw.Draw(grid)
+    font = ImageFont.load_default(size=strip - 2)
+    for index, caption in enumerate(captions):
+        left = padding + (index % columns) * (width + padding)
+        top = padding + (index // columns) * (height + strip + padding) + height
+        draw.text((left + width / 2, top + strip / 2), caption, fill=(60, 60, 60), font=font, anchor="mm")
+    return grid
 
 
 def step_label(step: int) -> str:

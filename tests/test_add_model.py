@@ -87,7 +87,7 @@ def hub():
 
 def test_a_revision_is_pinned_to_its_commit_and_a_later_push_changes_nothing_added(hub, tmp_path):
     torch.manual_seed(0)
-    first, second = DCGenerator(latent_dim=8, conv_dim=4, image_size=16), DCGenerator(latent_dim=8, conv_dim=4, image_size=16)
+    first, second = (DCGenerator(latent_dim=8, conv_dim=4, image_size=16) for _ in range(2))
     cyclegan = CycleGAN("apple", "orange", image_size=16, conv_dim=4, n_res_blocks=1)
     first_commit = publish(hub, "cats", export_files(first, tmp_path / "first"))
     publish(hub, "fruit", export_files(cyclegan, tmp_path / "cyclegan"), branch="v1")

@@ -17,7 +17,8 @@ from PIL import Image
 import app
 from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints, serve_app
 
-GRID_4 = 2 * (TINY_IMAGE_SIZE + 2) + 2  # 2 x 2 samples with 2 px padding
+# 2 x 2 samples with 2 px padding, each with its seed written in a 9 px strip under it
+GRID_4 = (2 * (TINY_IMAGE_SIZE + 2) + 2, 2 * (TINY_IMAGE_SIZE + 9 + 2) + 2)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,8 @@ def test_only_the_four_public_endpoints(client):
 def test_sample_returns_a_grid_and_its_source(client):
     path, note = sample(client)
     with Image.open(path) as grid:
-        assert grid.format == "PNG" and grid.size == (GRID_4, GRID_4)
-    assert "Seeds 3 to 6" in note and "dcgan-grumpy-basic" in note and "bundled" in note
+        assert grid.format == "PNG" and grid.size == GRID_4
+    assert "Seeds 3 to 6, each under its cat" in note and "dcgan-grumpy-basic" in note and "bundled" in note
     again, _ = sample(client)
     moved, _ = sample(client, weights=(0, 2.5, 0, 0, 0, 0))
     assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(again)))
@@ -117,7 +118,7 @@ def test_awkward_uploads_get_a_message_or_a_result_and_the_server_keeps_serving(
         for output in (seen, translated, cycled):
             with Image.open(output) as image:
                 assert image.mode == "RGB" and min(image.size) >= TINY_IMAGE_SIZE // 2, name
-    assert Image.open(sample(client)[0]).size == (GRID_4, GRID_4)
+    assert Image.open(sample(client)[0]).size == GRID_4
 
 
 def test_files_over_20_mb_are_refused(client, tmp_path):
@@ -129,7 +130,7 @@ def test_files_over_20_mb_are_refused(client, tmp_path):
     # server's own check of a file that gets through is test_inference's open_upload test.
     with pytest.raises(ValueError, match=f"exceeds the maximum file size of {20 * 2**20} bytes"):
         client.predict(handle_file(big), "Grumpy -> Russian Blue", "model size", api_name="/translate")
-    assert Image.open(sample(client)[0]).size == (GRID_4, GRID_4)
+    assert Image.open(sample(client)[0]).size == GRID_4
 
 
 def test_empty_translate_says_what_to_do(client):

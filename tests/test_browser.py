@@ -1,15 +1,21 @@
-"""The app in a real browser: headless Chromium (the system's /usr/bin/chromium, through Playwright)
-loads the page, moves a latent-direction slider and gets a new grid, uploads an image on the
-Translate tab and gets its translation, opens the Training progress tab, and sees no error in the
-browser console. Serves $GAN_DEMO_CHECKPOINTS if set, else the repository's checkpoints/ when every
-bundled model is there, else tiny stand-in models. Screenshots go to the test's temporary folder;
-`GAN_DEMO_SCREENSHOTS=docs/screenshots python -m pytest tests/test_browser.py` refreshes the
-README's."""
+"""The app in a real browser: headless Chromium (the system's /usr/bin/chromium, through Playwright), at a
+desktop size (1400x900) and a phone size (390x844), used as a person would. Sample cats: the grid comes
+first on a phone, follows a slider's drag, its arrow keys and its number box, and an invalid seed leaves
+the grid and says why on the page. Translate: the results sit beside the input (below it on a phone),
+an upload is translated, a refused one is cleared with its reason on the page. Training progress: every
+run draws its own loss curves with its own legend, shows the variants that fit it, offers its GIF and
+CSV, and no label covers a frame's "iter N" stamp. No error reaches the browser console.
 
+Serves $GAN_DEMO_CHECKPOINTS if set, else the repository's checkpoints/ when every bundled model is
+there, else tiny stand-in models. Screenshots go to the test's temporary folder;
+`GAN_DEMO_SCREENSHOTS=docs/screenshots python -m pytest tests/test_browser.py` refreshes the README's."""
+
+import csv
 import os
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from gan_demo import catalog
 from tests.app_server import make_tiny_checkpoints, serve_app
@@ -19,7 +25,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SCREENSHOTS_VARIABLE = "GAN_DEMO_SCREENSHOTS"
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = 120_000  # generous: the machine may be busy training
+DESKTOP, PHONE = {"width": 1400, "height": 900}, {"width": 390, "height": 844}
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,16 +40,48 @@ def bundled_models_complete() -> bool:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory) -> tuple[str, Path]:
-    """(URL, where the screenshots go)."""
+def app(tmp_path_factory) -> tuple[str, Path, Path]:
+    """(URL, the checkpoints folder served, where the screenshots go)."""
     if os.environ.get(catalog.CHECKPOINTS_VARIABLE) or bundled_models_complete():
         checkpoints = catalog.checkpoints_root()
     else:
         checkpoints = make_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
     screenshots = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path_factory.mktemp("screenshots"))
     screenshots.mkdir(parents=True, exist_ok=True)
-    with serve_app(checkpoints) as url:
-        yield url, screenshots
+    with serve_app(checkpoints, startup_timeout=300) as url:  # a machine busy training starts slowly
+        yield url, checkpoints, screenshots
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(app, browser):
+    """open_page(viewport) -> a page on the app, its console errors collected and asserted empty after."""
+    url, _, _ = app
+    pages = []
+
+    def open_at(viewport: dict):
+        page = browser.new_page(viewport=viewport)
+        page.set_default_timeout(TIMEOUT_MS)
+        page.console_errors = []
+        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+        page.goto(url)
+        page.locator("#samples img").wait_for()
+        pages.append(page)
+        return page
+
+    yield open_at
+    for page in pages:
+        assert page.console_errors == []
+        page.close()
 
 
 @pytest.fixture
@@ -51,67 +90,197 @@ def upload(tmp_path) -> Path:
     shipped = sorted((ROOT / "examples").glob("*.png"))
     if shipped:
         return shipped[0]
-    from PIL import Image
-
     path = tmp_path / "upload.png"
     Image.new("RGB", (160, 120), (90, 110, 130)).save(path)
     return path
 
 
-def test_sample_translate_and_progress_in_chromium(app, upload):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    url, screenshots = app
-    console_errors: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1360, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-        page.on("pageerror", lambda error: console_errors.append(str(error)))
-        page.goto(url)
+def source_of(page, selector: str) -> str | None:
+    return page.locator(selector).get_attribute("src") if page.locator(selector).count() else None
 
-        # Sample cats: the first grid arrives on load; a click on a direction slider (press and
-        # release) asks for a new one.
-        grid = page.locator("#samples img")
-        grid.wait_for()
-        first_grid = grid.get_attribute("src")
-        track = page.locator("#direction-1 input[type=range]").bounding_box()
-        page.mouse.click(track["x"] + track["width"] * 0.9, track["y"] + track["height"] / 2)
-        page.wait_for_function("(first) => document.querySelector('#samples img')?.src !== first", arg=first_grid)
-        # The same latents through every variant, and an interpolation GIF.
-        page.get_by_text("Compare variants: the same latents").click()
-        page.get_by_role("button", name="Compare variants", exact=True).click()
-        page.locator("#comparison img").first.wait_for()
-        page.get_by_role("button", name="Make GIF").click()
-        page.locator("#interpolation img").wait_for()
-        page.wait_for_timeout(500)  # let the new images paint before the screenshot
-        page.screenshot(path=screenshots / "sample.png", full_page=True)
 
-        # Translate: upload a file, the translation appears.
-        page.get_by_role("tab", name="Translate").click()
-        page.locator("#translate-input input[type=file]").set_input_files(upload)
-        translation = page.locator("#translation img")
-        translation.wait_for()
-        examples = page.locator("#translate-examples tbody tr, #translate-examples button.gallery-item")
-        if examples.count():  # a click on a shipped example fills the inputs and translates it
-            before = translation.get_attribute("src")
-            examples.last.click()
-            page.wait_for_function("(before) => document.querySelector('#translation img')?.src !== before",
-                                   arg=before)
-        page.wait_for_timeout(500)
-        page.screenshot(path=screenshots / "translate.png", full_page=True)
+def wait_for_new_source(page, selector: str, before: str | None) -> None:
+    page.wait_for_function("([selector, before]) => { const image = document.querySelector(selector);"
+                           " return image && image.src && image.src !== before; }", arg=[f"{selector}", before])
 
-        # Training progress: the GIF, the loss plot and the variants appear; the iteration slider
-        # scrubs to an earlier frame.
-        page.get_by_role("tab", name="Training progress").click()
-        page.locator("#progress-gif img").wait_for()
-        page.locator("#variants img").first.wait_for()
-        last_frame = page.locator("#progress-frame img").get_attribute("src")
-        track = page.locator("#iteration input[type=range]").bounding_box()
-        page.mouse.click(track["x"] + track["width"] * 0.15, track["y"] + track["height"] / 2)
-        page.wait_for_function("(last) => document.querySelector('#progress-frame img')?.src !== last",
-                               arg=last_frame)
-        page.wait_for_timeout(1500)  # the line plot draws after its data arrives
-        page.screenshot(path=screenshots / "progress.png", full_page=True)
-        browser.close()
-    assert console_errors == []
+
+def box(page, selector: str) -> dict:
+    return page.locator(selector).first.bounding_box()
+
+
+def choose(page, dropdown: str, option: str) -> None:
+    page.locator(f"{dropdown} input").first.click()
+    page.get_by_role("option", name=option).first.click()
+
+
+# -- Sample cats -------------------------------------------------------------------------------------
+
+
+def test_sample_sliders_follow_drag_keys_and_number_box(open_page, app):
+    page = open_page(DESKTOP)
+    grid = "#samples img"
+    # A drag: the grid changes while the button is still held down.
+    before = source_of(page, grid)
+    track = box(page, "#direction-1 input[type=range]")
+    middle = track["y"] + track["height"] / 2
+    page.mouse.move(track["x"] + track["width"] * 0.5, middle)
+    page.mouse.down()
+    page.mouse.move(track["x"] + track["width"] * 0.8, middle, steps=8)
+    wait_for_new_source(page, grid, before)
+    page.mouse.up()
+    # Arrow keys on a slider apply.
+    page.wait_for_timeout(500)
+    before = source_of(page, grid)
+    page.locator("#direction-2 input[type=range]").focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_new_source(page, grid, before)
+    # Enter in a slider's number box applies.
+    page.wait_for_timeout(500)
+    before = source_of(page, grid)
+    number = page.locator("#direction-3 input[type=number]")
+    number.fill("1.5")
+    number.press("Enter")
+    wait_for_new_source(page, grid, before)
+    page.screenshot(path=app[2] / "sample.png", full_page=True)
+
+
+def test_invalid_seed_keeps_the_grid_and_says_why(open_page):
+    page = open_page(DESKTOP)
+    page.wait_for_timeout(500)
+    before = source_of(page, "#samples img")
+    seed = page.locator("#seed input")
+    seed.fill("-5")
+    seed.press("Enter")
+    page.locator("#sample-note").get_by_text("seed must be a whole number from 0 to 2147483647").wait_for()
+    assert source_of(page, "#samples img") == before
+    seed.fill("7")
+    seed.press("Enter")
+    page.locator("#sample-note").get_by_text("Seeds 7 to 22").wait_for()
+
+
+def test_compare_variants_shows_every_dcgan(open_page):
+    page = open_page(DESKTOP)
+    page.get_by_text("Compare variants: the same seeds and sliders").click()
+    page.get_by_role("button", name="Compare variants", exact=True).click()
+    page.locator("#comparison img").first.wait_for()
+    assert page.locator("#comparison img").count() == len(catalog.entries("dcgan"))
+
+
+def test_phone_shows_the_grid_before_its_controls(open_page, app):
+    page = open_page(PHONE)
+    assert box(page, "#samples")["y"] < box(page, "#variant")["y"]
+    grid = box(page, "#samples")
+    assert grid["y"] < PHONE["height"] / 2 and grid["y"] + grid["height"] < PHONE["height"]  # on the first screen
+    page.screenshot(path=app[2] / "sample-phone.png", full_page=True)
+
+
+# -- Translate ---------------------------------------------------------------------------------------
+
+
+def test_translate_results_beside_the_input_and_refusals_on_the_page(open_page, app, upload, tmp_path):
+    page = open_page(DESKTOP)
+    page.get_by_role("tab", name="Translate").click()
+    page.locator("#translate-input input[type=file]").set_input_files(upload)
+    page.locator("#translation img").wait_for()
+    page.locator("#reconstruction img").wait_for()
+    source, translation = box(page, "#translate-input"), box(page, "#translation")
+    assert abs(source["y"] - translation["y"]) < 5 and translation["x"] > source["x"]  # side by side
+    assert translation["y"] + translation["height"] < DESKTOP["height"]  # on the first screen
+    if page.locator("#translate-examples").count():
+        assert box(page, "#translate-examples")["y"] > translation["y"] + translation["height"]
+    page.screenshot(path=app[2] / "translate.png", full_page=True)
+
+    corrupt = tmp_path / "broken.png"
+    data = upload.read_bytes()
+    corrupt.write_bytes(data[: len(data) // 3])
+    page.locator("#translate-input input[type=file]").set_input_files(corrupt)
+    page.locator("#translate-note").get_by_text("broken.png: corrupt or unreadable image").wait_for()
+    page.wait_for_function("() => !document.querySelector('#translation img')"
+                           " && !document.querySelector('#translate-input img')")
+    page.screenshot(path=app[2] / "translate-refused.png", full_page=True)
+
+    examples = page.locator("#translate-examples tbody tr, #translate-examples button.gallery-item")
+    if examples.count():  # a click on a shipped example fills the inputs and translates it
+        examples.last.click()
+        page.locator("#translation img").wait_for()
+        page.locator("#translate-note").get_by_text("orange -> apple").wait_for()
+
+
+def test_translate_on_a_phone_is_input_then_results(open_page, app, upload):
+    page = open_page(PHONE)
+    page.get_by_role("tab", name="Translate").click()
+    page.locator("#translate-input input[type=file]").set_input_files(upload)
+    page.locator("#translation img").wait_for()
+    source, translation = box(page, "#translate-input"), box(page, "#translation")
+    assert translation["y"] >= source["y"] + source["height"] - 1
+    assert box(page, "#reconstruction")["y"] > translation["y"]
+    page.screenshot(path=app[2] / "translate-phone.png", full_page=True)
+
+
+# -- Training progress -------------------------------------------------------------------------------
+
+
+def loss_terms(folder: Path) -> list[str]:
+    with open(folder / "losses.csv", newline="") as handle:
+        return [term for term in next(csv.reader(handle)) if term != "step"]
+
+
+def comparable(entry: catalog.CatalogEntry) -> int:
+    """How many variants the progress tab shows beside `entry`'s run."""
+    return len([other for other in catalog.entries(entry.kind)
+                if entry.kind == "dcgan" or other.domains == entry.domains])
+
+
+LEGEND_IS = """(expected) => JSON.stringify([...document.querySelectorAll('#losses .role-legend text')]
+                .map(text => text.textContent).filter(text => text !== 'term')) === JSON.stringify(expected)"""
+STROKES_JS = """() => [...document.querySelectorAll('#losses path')].filter(path => path.closest('.mark-line'))
+                      .map(path => path.getAttribute('stroke'))"""
+
+
+def test_every_run_draws_its_own_losses_variants_and_downloads(open_page, app):
+    url, checkpoints, screenshots = app
+    page = open_page(DESKTOP)
+    page.get_by_role("tab", name="Training progress").click()
+    page.locator("#progress-gif img").wait_for()
+    # Titles sit above the pictures: no label box over the "iter N" stamp in their corner.
+    labels = page.locator("#progress-gif [data-testid=block-label]:visible, "
+                          "#progress-frame [data-testid=block-label]:visible")
+    assert labels.count() == 0
+    for entry in catalog.ENTRIES:
+        choose(page, "#run", f"{entry.name} ({entry.label})")
+        terms = loss_terms(checkpoints / entry.name)
+        page.wait_for_function(LEGEND_IS, arg=terms)
+        strokes = page.evaluate(STROKES_JS)
+        assert len(strokes) == len(terms) and None not in strokes and "none" not in strokes, entry.name
+        page.wait_for_function(f"() => document.querySelectorAll('#variants img').length === {comparable(entry)}")
+        for button, name in (("#download-gif", "progress.gif"), ("#download-csv", "losses.csv")):
+            with page.expect_download() as download:
+                page.locator(button).click()
+            assert download.value.suggested_filename == name
+            assert Path(download.value.path()).read_bytes() == (checkpoints / entry.name / name).read_bytes()
+        if entry.name == "cyclegan-cats":
+            page.wait_for_timeout(1000)
+            page.screenshot(path=screenshots / "progress-cyclegan.png", full_page=True)
+    # The iteration slider scrubs to an earlier frame.
+    last_frame = source_of(page, "#progress-frame img")
+    page.locator("#iteration input[type=range]").focus()
+    page.keyboard.press("Home")
+    wait_for_new_source(page, "#progress-frame img", last_frame)
+    page.wait_for_timeout(1500)  # the line plot draws after its data arrives
+    page.screenshot(path=screenshots / "progress.png", full_page=True)
+
+
+def test_progress_on_a_phone_shows_run_names_and_every_variant(open_page, app):
+    page = open_page(PHONE)
+    page.get_by_role("tab", name="Training progress").click()
+    page.locator("#variants img").first.wait_for()
+    run_box = box(page, "#run input")
+    name_width = page.evaluate("() => document.querySelector('#run input').scrollWidth")
+    assert name_width <= run_box["width"] + 1  # the run's name is not cut off
+    images = page.locator("#variants img")
+    page.wait_for_function("() => document.querySelectorAll('#variants img').length === 4")
+    for index in range(images.count()):
+        image = images.nth(index).bounding_box()
+        assert image["x"] >= 0 and image["x"] + image["width"] <= PHONE["width"]
+    page.wait_for_timeout(1500)
+    page.screenshot(path=app[2] / "progress-phone.png", full_page=True)

@@ -96,7 +96,7 @@ class Server:
         outcome, outputs = self.call("sample", "dcgan-grumpy-basic", 1, 1.0, 4, *[0] * 6)
         assert outcome == "complete", outputs
         with Image.open(outputs[0]["path"]) as grid:
-            assert grid.size == (2 * (TINY_IMAGE_SIZE + 2) + 2,) * 2
+            assert grid.width == 2 * (TINY_IMAGE_SIZE + 2) + 2  # 2 x 2 cats
 
 
 @pytest.fixture(scope="module")

@@ -83,6 +83,23 @@ def test_interpolation_frame_count_and_ends(generator, tmp_path: Path):
         inference.interpolation_frames(generator, 1, 2, frames=1)
 
 
+def test_compare_variants_follows_the_direction_sliders(generator):
+    weights = (0.0, 2.0, -1.0)
+    grids = inference.compare_variants({"a": generator}, range(4), 0.9, weights, seed_captions=True)
+    same = inference.sample_grid(generator, range(4), 0.9, weights, seed_captions=True)
+    unmoved = inference.sample_grid(generator, range(4), 0.9, seed_captions=True)
+    assert np.array_equal(pixels([grids["a"]]), pixels([same]))
+    assert not np.array_equal(pixels([grids["a"]]), pixels([unmoved]))
+
+
+def test_seed_captions_sit_under_each_sample(generator):
+    plain = inference.sample_grid(generator, range(4))
+    captioned = inference.sample_grid(generator, range(4), seed_captions=True)
+    assert captioned.width == plain.width and captioned.height == plain.height + 2 * 9  # a 9 px strip per row
+    strip = np.asarray(captioned)[2 + 32: 2 + 32 + 9, 2: 2 + 32]  # under the first sample
+    assert (strip < 128).any() and (strip == 255).any()  # dark text on white
+
+
 def test_compare_variants_gives_one_grid_per_model(generator):
     torch.manual_seed(1)
     other = DCGenerator(latent_dim=16, conv_dim=4, image_size=32).eval()

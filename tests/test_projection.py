@@ -49,7 +49,8 @@ def test_crop_square_takes_the_box_or_the_centre_and_keeps_boxes_inside_the_phot
 def test_projection_finds_the_sample_in_its_box_with_a_latent_on_the_typical_shell(generator, photo):
     canvas, box = photo
     calls = []
-    found = project(generator, canvas, box, steps=60, candidates=64, progress=lambda done, total: calls.append((done, total)))
+    found = project(generator, canvas, box, steps=60, candidates=64,
+                    progress=lambda done, total: calls.append((done, total)))
     centred = project(generator, canvas, None, steps=60, candidates=64)
 
     assert found.square.size == found.reconstruction.size == (SIZE, SIZE)
