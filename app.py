@@ -1,9 +1,10 @@
 """gan-demo's Gradio app: sample cats from the DCGAN variants with latent-direction sliders, translate
 images with the CycleGANs, and watch how every bundled model learned. This file is the UI only
 (layout and wiring); the models, the catalog of where they come from and every computation live in
-`gan_demo`. Public API endpoints: /sample, /interpolate, /translate, /progress.
+`gan_demo`. Public API endpoints: /sample, /interpolate, /translate, /progress, /project, /add_model.
 
-    python app.py   # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
+    python app.py               # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
+    python app.py --runs runs   # also every training run under runs/ (or GAN_DEMO_RUNS=runs), live
 """
 
 import os
@@ -11,6 +12,7 @@ import os
 if __name__ == "__main__":  # OpenMP reads this once, when torch loads it: idle threads sleep, not spin
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # (docs/performance.md)
 
+import argparse
 import atexit
 import contextlib
 import functools
@@ -32,7 +34,8 @@ from gradio import processing_utils, utils
 from gradio.data_classes import ImageData
 from PIL import Image
 
-from gan_demo import catalog, inference, progress, runtime
+from gan_demo import catalog, inference, progress, projection, runtime
+from gan_demo import runs as local_runs
 from gan_demo.imaging import ImageError
 
 ROOT = Path(__file__).resolve().parent
@@ -42,6 +45,12 @@ MAX_SAMPLES = 16
 MAX_SEED = 2**31 - 1
 MODEL_SIZE, FULL_IMAGE = "model size", "full image"
 GIF_MAX_AGE_SECONDS = 3600
+# Models added by repo id are shared by every visitor of this process (a Space is one process: a copy
+# per session would multiply the memory by the visitors), so their number is capped.
+MAX_ADDED_MODELS = 4
+RUN_REFRESH_SECONDS = 2.0
+MAX_ITERATION = 10_000_000  # the largest iteration /progress accepts
+RUN_QUIET_SECONDS = 60  # a run unchanged this long has stopped: the progress tab stops polling it
 # The gradio versions whose save_pil_to_cache rewrites a cached file in place (checked in 6.31.0).
 GRADIO_IN_PLACE_CACHE_MAJOR = "6"
 PLOT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -265,6 +274,7 @@ def preprocessed(component: gr.components.Component, payload: Any) -> Any:
 # -- handlers: turn UI values into gan_demo calls and errors into messages ------------------------
 
 registry = catalog.ModelRegistry()  # the models on offer: built by build_demo() at start-up; added models join it
+runs_root: Path | None = None  # --runs DIR or GAN_DEMO_RUNS: local training runs, set by build_demo()
 
 
 def load(name: str) -> catalog.RegisteredModel:
@@ -283,9 +293,22 @@ def seeds_from(seed: float | None, count: float) -> range:
     return range(int(seed or 0), int(seed or 0) + int(count))
 
 
+def latent_of(resolved: catalog.RegisteredModel, text: str | None):
+    """The latent typed into the Sample tab for this model, or None (then the seeds are used)."""
+    try:
+        return projection.parse_latent(text, resolved.model.latent_dim)
+    except ValueError as error:
+        raise refusal(error, "Cannot use this latent") from None
+
+
 def sample_cats(variant: str, seed: float | None, truncation: float, count: float,
-                *direction_weights: float) -> tuple[Image.Image, str]:
+                *directions_and_latent: float | str) -> tuple[Image.Image, str]:
+    *direction_weights, latent_text = directions_and_latent
     resolved = load(variant)
+    latent = latent_of(resolved, latent_text)
+    if latent is not None:
+        image = projection.edited(resolved.model, latent, truncation, direction_weights)
+        return image, f"Your latent (the seed and number of samples wait until it is cleared). {source_note(resolved)}"
     seeds = seeds_from(seed, count)
     grid = inference.sample_grid(resolved.model, seeds, truncation, direction_weights, seed_captions=True)
     return grid, f"Seeds {seeds[0]} to {seeds[-1]}, each under its cat. {source_note(resolved)}"
@@ -299,8 +322,12 @@ def compare_variants(seed: float | None, truncation: float, count: float,
 
 
 def interpolate(variant: str, seed_start: float | None, seed_end: float | None, frames: float,
-                truncation: float) -> str:
+                truncation: float, latent_text: str | None = None) -> str:
     resolved = load(variant)
+    latent = latent_of(resolved, latent_text)
+    if latent is not None:
+        return gif_file(projection.interpolation_gif_from(resolved.model, latent, int(seed_end or 0), int(frames),
+                                                          truncation))
     data = inference.interpolation_gif(resolved.model, int(seed_start or 0), int(seed_end or 0), int(frames),
                                        truncation)
     return gif_file(data)
@@ -320,6 +347,75 @@ def translate(image: Image.Image | None, direction: str,
         raise refusal(error, "Cannot translate this image") from None
     note = f"{direction} at {result.input.width}x{result.input.height} px. {source_note(resolved)}"
     return result.input, result.translation, result.reconstruction, note
+
+
+def project_photo(image: Image.Image | None, variant: str, square: float = 100, across: float = 50,
+                  down: float = 50,
+                  progress_bar=gr.Progress()) -> tuple[Image.Image | None, Image.Image | None, str, str]:
+    """/project: the square the model saw, its reconstruction, the latent as a JSON list, a note."""
+    if image is None:
+        return None, None, "", "Upload, paste or take a photo of a cat to project it."
+    resolved = load(variant)
+    try:
+        result = projection.project(resolved.model, image, crop_box(image, square, across, down),
+                                    progress=lambda done, total: progress_bar(done / total, desc="projecting"))
+    except ImageError as error:
+        raise refusal(error, "Cannot project this image") from None
+    note = (f"Mean distance {result.distance:.3f} on the [-1, 1] scale, {result.seconds:.1f} s. The latent is "
+            f"now the subject of the sliders, truncation and Make GIF; clear it to go back to seeds. "
+            f"{source_note(resolved)}")
+    return result.square, result.reconstruction, projection.latent_text(result.latent), note
+
+
+def crop_box(image: Image.Image, square: float, across: float, down: float) -> projection.Box:
+    """The crop controls (the square's side in % of the short side, its centre in % of the room left
+    across and down) -> the (left, top, side) box in pixels."""
+    side = max(1, round(min(image.size) * min(max(square, 1), 100) / 100))
+    return (round((image.width - side) * min(max(across, 0), 100) / 100),
+            round((image.height - side) * min(max(down, 0), 100) / 100), side)
+
+
+def crop_preview(image: Image.Image | None, variant: str, square: float, across: float,
+                 down: float) -> Image.Image | None:
+    """The square the model will see, at its size, as the crop controls move."""
+    if image is None:
+        return None
+    return projection.crop_square(image, load(variant).model.image_size, crop_box(image, square, across, down))
+
+
+def add_model(repo_id: str, revision: str | None) -> str:
+    """/add_model: pull a published gan-demo export at the commit `revision` resolves to; it then
+    answers /sample or /translate (and shows in the dropdowns) under its repo id."""
+    from gan_demo import hub  # only here: the rest of the app never needs the Hub's network code
+
+    repo_id, revision = (repo_id or "").strip(), (revision or "").strip() or None
+    if not repo_id:
+        raise refusal("give a Hub repo id such as user/my-dcgan", "Cannot add a model")
+    if not catalog.hub_allowed():
+        raise refusal("the Hub is disabled here (GAN_DEMO_OFFLINE or HF_HUB_OFFLINE is set)", "Cannot add a model")
+    added = [entry for entry in registry.models() if entry.source.startswith("added: ")]
+    if repo_id not in registry.names() and len(added) >= MAX_ADDED_MODELS:
+        raise refusal(f"this app holds {MAX_ADDED_MODELS} added models already, the most it keeps",
+                      "Cannot add a model")
+    try:
+        export, pulled = hub.add_published(repo_id, revision)
+    except hub.HubError as error:
+        raise refusal(error, "Cannot add this model") from None
+    kind = "dcgan" if export.model_class is catalog.MODEL_CLASSES["dcgan"] else "cyclegan"
+    registry.add(repo_id, kind, pulled.model, f"added: {repo_id} @ {pulled.commit_id[:12]}", pulled.folder)
+    note = (f"Added `{repo_id}` at commit {pulled.commit_id[:12]} ({kind}, {export.download_bytes / 1e6:.1f} MB); "
+            f"a later push to the repo does not change it. It is in the "
+            f"{'Sample cats' if kind == 'dcgan' else 'Translate'} "
+            "menu for everyone using this app until it restarts.")
+    return note
+
+
+def model_menu_update(kind: str) -> dict:
+    return gr.update(choices=choices_of(available(kind)))
+
+
+def direction_menu_update() -> dict:
+    return gr.update(choices=[choice.label for choice in registry.translation_choices()])
 
 
 def show_progress(run: str, iteration: float) -> tuple[str, Image.Image, pd.DataFrame, dict,
@@ -349,7 +445,9 @@ def comparable_runs(run: str) -> list[catalog.RegisteredModel]:
     """The runs shown beside `run` at the same iteration: every DCGAN (the same latents, other
     augmentations), or the CycleGANs between the same two domains (the same inputs, with and without
     the cycle loss)."""
-    chosen = next(resolved for resolved in available(with_progress=True) if resolved.name == run)
+    chosen = next((resolved for resolved in available(with_progress=True) if resolved.name == run), None)
+    if chosen is None:  # a local run: nothing to compare it with
+        return []
     return [resolved for resolved in available(chosen.kind, with_progress=True)
             if chosen.kind == "dcgan" or resolved.domains == chosen.domains]
 
@@ -383,6 +481,11 @@ def progress_note(runs: list[tuple[catalog.RegisteredModel, progress.RunProgress
 
 
 def run_progress(run: str) -> progress.RunProgress:
+    if run.startswith(local_runs.RUN_PREFIX):
+        record = local_runs.run_progress(runs_root / run.removeprefix(local_runs.RUN_PREFIX)) if runs_root else None
+        if record is None:
+            raise gr.Error(f"{run} has written no sample yet; it shows up after its first one.")
+        return record
     for resolved in available(with_progress=True):
         if resolved.name == run:
             record, reason = progress_or_reason(resolved)
@@ -398,6 +501,62 @@ def progress_or_reason(resolved: catalog.RegisteredModel) -> tuple[progress.RunP
         return progress.load_run(resolved.progress_folder), ""
     except progress.ProgressError as error:
         return None, str(error)
+
+
+def sync_runs() -> list[str]:
+    """Offer the latest export of every local run as run:<name> (re-registered when a checkpoint
+    rewrites it); the names of the runs, those without an export yet included."""
+    names = local_runs.run_names(runs_root)
+    for name in names:
+        folder = runs_root / name
+        kind = local_runs.export_kind(folder)
+        if kind is None:
+            continue
+        try:
+            model = local_runs.load_export(folder)
+        except inference.ModelLoadError:  # caught mid-checkpoint: keep what was offered before
+            continue
+        registry.add(local_runs.RUN_PREFIX + name, kind, model, f"local run: {folder}",
+                     label=f"{local_runs.RUN_PREFIX}{name}")
+    return names
+
+
+def run_choices() -> list[tuple[str, str]]:
+    """The progress tab's runs: the bundled models (one whose progress cannot be read stays in the menu,
+    named unavailable: choosing it says why), then the local runs by folder name."""
+    bundled = [(f"{resolved.name} ({resolved.label})" if progress_or_reason(resolved)[0]
+                else f"{resolved.name} (progress unavailable)", resolved.name)
+               for resolved in available(with_progress=True)]
+    return bundled + [(f"{name} (local run)", local_runs.RUN_PREFIX + name) for name in sync_runs()]
+
+
+def refresh_run_list(run: str | None) -> tuple[dict, dict, dict]:
+    """New run folders in the list, new run exports in the model menus."""
+    return gr.update(choices=run_choices(), value=run), model_menu_update("dcgan"), direction_menu_update()
+
+
+def watch_run(run: str | None) -> gr.Timer:
+    """Poll only a local run that is still being written."""
+    return gr.Timer(active=bool(run) and run.startswith(local_runs.RUN_PREFIX) and run_is_changing(run))
+
+
+def run_is_changing(run: str) -> bool:
+    folder = runs_root / run.removeprefix(local_runs.RUN_PREFIX) if runs_root else None
+    if folder is None:
+        return False
+    latest = max(local_runs.modified(folder / name) for name in ("progress.gif", "losses.csv", "config.json"))
+    return time.time() - latest / 1e9 < RUN_QUIET_SECONDS
+
+
+def follow_run(run: str) -> tuple:
+    """A timer tick: the slider fitted to the run's frames so far and the newest frame, losses and
+    settings; the timer stops once the run has been quiet for RUN_QUIET_SECONDS."""
+    try:
+        steps = run_progress(run).steps
+    except gr.Error:  # no sample written yet
+        return (gr.update(),) * 6 + (watch_run(run),)
+    slider = gr.update(maximum=steps[-1], value=steps[-1])
+    return (slider, *show_progress(run, steps[-1]), watch_run(run))
 
 
 def available(kind: str | None = None, with_progress: bool = False) -> list[catalog.RegisteredModel]:
@@ -421,6 +580,12 @@ def gif_folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="gan-demo-gifs-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
+
+
+def hub_cache() -> str:
+    from huggingface_hub import constants  # the HF cache, where models added by repo id are downloaded
+
+    return constants.HF_HUB_CACHE
 
 
 def gif_file(data: bytes) -> str:
@@ -456,19 +621,18 @@ def choices_of(entries: list[catalog.RegisteredModel]) -> list[tuple[str, str]]:
 # -- layout ----------------------------------------------------------------------------------------
 
 
-def build_demo() -> gr.Blocks:
-    """The whole app, queue included, on a registry of the models built now; `launch()` serves it."""
-    global registry
+def build_demo(runs_folder: "str | Path | None" = None) -> gr.Blocks:
+    """The whole app, queue included, on a registry of the models built now, with the local runs under
+    `runs_folder` (else $GAN_DEMO_RUNS); `launch()` serves it."""
+    global registry, runs_root
     registry = catalog.build_registry()
+    runs_root = local_runs.runs_folder(runs_folder)
     # With no model of a kind at all, list them all anyway: choosing one then says why it is unavailable.
     dcgans = available("dcgan") or registry.models("dcgan", available=False)
     default_dcgan = catalog.DEFAULT_DCGAN if catalog.DEFAULT_DCGAN in [e.name for e in dcgans] else dcgans[0].name
     progress_runs = [(resolved, *progress_or_reason(resolved)) for resolved in available(with_progress=True)]
     runs = [(resolved, record) for resolved, record, _ in progress_runs if record]
-    # A run whose GIF is broken stays in the menu, named unavailable: choosing it says why.
-    run_choices = [(f"{resolved.name} ({resolved.label})", resolved.name) for resolved, _ in runs] + [
-        (f"{resolved.name} (progress unavailable)", resolved.name)
-        for resolved, record, _ in progress_runs if not record]
+    run_menu = run_choices()
     loaded = set(registry.names("cyclegan"))
     directions = [choice.label for choice in registry.translation_choices(available=False)
                   if choice.model_name in loaded or not loaded]
@@ -480,6 +644,7 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1, min_width=300):
                     variant = gr.Dropdown(choices_of(dcgans), value=default_dcgan, elem_id="variant",
+                                          allow_custom_value=True,
                                           label="DCGAN variant (training augmentation)")
                     with gr.Row():
                         seed = CheckedNumber(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", scale=3,
@@ -499,6 +664,27 @@ def build_demo() -> gr.Blocks:
                                     elem_classes=["pixelated"], height=560)
                     sample_note = gr.Markdown(elem_id="sample-note")
             gr.Markdown(SAMPLE_EXPLANATION)  # below, so that on a phone the grid is on the first screen
+            with gr.Accordion("Your cat: project a photo into the latent space, then edit it", open=False,
+                              elem_id="your-cat"):
+                with gr.Row():
+                    photo = CheckedImage(label="your photo", type="pil", elem_id="project-input", height=260,
+                                         sources=["upload", "clipboard", "webcam"])
+                    with gr.Column():
+                        square = gr.Slider(5, 100, value=100, step=1, label="square (% of the short side)",
+                                           elem_id="crop-square")
+                        across = gr.Slider(0, 100, value=50, step=1, label="left to right (%)", elem_id="crop-across")
+                        down = gr.Slider(0, 100, value=50, step=1, label="top to bottom (%)", elem_id="crop-down")
+                        project_button = gr.Button("Project into the latent space", variant="primary",
+                                                   elem_id="project")
+                    seen_square = gr.Image(label="what the model saw", format="png", interactive=False, height=260,
+                                           elem_classes=["pixelated"], elem_id="project-square")
+                    reconstruction = gr.Image(label="reconstruction", format="png", interactive=False, height=260,
+                                              elem_classes=["pixelated"], elem_id="project-reconstruction")
+                with gr.Row():
+                    latent = gr.Textbox(label="latent (a JSON list; empty: the seeds above)", lines=1, max_lines=3,
+                                        elem_id="latent", scale=4)
+                    clear_latent = gr.Button("Back to seeds", size="sm", scale=1)
+                project_note = gr.Markdown(elem_id="project-note")
             with gr.Accordion("Compare variants: the same seeds and sliders through every DCGAN", open=False):
                 compare_button = gr.Button("Compare variants")
                 comparison = gr.Gallery(label="variants", columns=4, fit_columns=False, format="png",
@@ -514,7 +700,8 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Translate"):
             gr.Markdown(TRANSLATE_EXPLANATION)
             with gr.Row():
-                direction = gr.Dropdown(directions, value=directions[0] if directions else None, label="direction")
+                direction = gr.Dropdown(directions, value=directions[0] if directions else None, label="direction",
+                                        allow_custom_value=True)
                 resolution = gr.Radio([MODEL_SIZE, FULL_IMAGE], value=MODEL_SIZE, label="resolution",
                                       info="model size: centre square at the training size; full image: "
                                            "the whole picture, long side up to 512 px")
@@ -539,10 +726,14 @@ def build_demo() -> gr.Blocks:
             gr.Markdown(PROGRESS_EXPLANATION)
             with gr.Row():
                 with gr.Column(min_width=300):
-                    run = gr.Dropdown(run_choices, value=runs[0][0].name if runs else None, label="run", elem_id="run")
+                    with gr.Row():
+                        run = gr.Dropdown(run_menu, value=run_menu[0][1] if run_menu else None, label="run",
+                                          allow_custom_value=True, elem_id="run")
+                        refresh_runs = gr.Button("Refresh runs", size="sm", scale=0, elem_id="refresh-runs")
                 with gr.Column(min_width=300):
-                    last_steps = [record.steps[-1] for _, record in runs]
-                    iteration = iteration_slider(runs[0][0].name if runs else None, max(last_steps, default=1))
+                    # Built with the largest iteration a run may reach: API calls are checked against it,
+                    # and a local run keeps growing; the page fits the slider to the shown run on load.
+                    iteration = iteration_slider(runs[0][0].name if runs else None, MAX_ITERATION)
             gr.Markdown(progress_note(progress_runs), elem_id="progress-note")
             with gr.Row():
                 # Titles above the pictures, not over them: a label box would hide the "iter N" stamp.
@@ -562,29 +753,46 @@ def build_demo() -> gr.Blocks:
             variants = gr.Gallery(show_label=False, columns=4, fit_columns=False, format="png", elem_id="variants")
             with gr.Accordion("Training settings", open=False):
                 settings = gr.JSON(label="training settings")
+            run_timer = gr.Timer(RUN_REFRESH_SECONDS, active=False)
 
-        with gr.Accordion("Where the models come from", open=False):
+        with gr.Accordion("Where the models come from", open=False, elem_id="models"):
             gr.Markdown(models_markdown() + "\n\nHub at a pinned revision when configured and reachable "
                         "(not with `GAN_DEMO_OFFLINE=1` or `HF_HUB_OFFLINE=1`), else the bundled `checkpoints/`.")
+            with gr.Row():
+                repo_id = gr.Textbox(label="add a published gan-demo model: Hub repo id", placeholder="user/my-dcgan",
+                                     elem_id="add-repo", scale=3)
+                revision = gr.Textbox(label="revision (branch, tag or commit; empty: main)", elem_id="add-revision",
+                                      scale=2)
+                add_button = gr.Button("Add model", scale=1, elem_id="add-model")
+            add_note = gr.Markdown(elem_id="add-note")
 
-        # -- wiring: only /sample, /interpolate, /translate and /progress are public --------------------
+        # -- wiring: only /sample, /interpolate, /translate, /progress, /project and /add_model are public --
         # /sample and /translate are API-only events (no trigger), whose refusals are errors; the page
         # runs the same handlers through `on_page`, which keeps a refusal's reason in the note.
-        sample_inputs, sample_outputs = [variant, seed, truncation, count, *sliders], [grid, sample_note]
+        sample_inputs, sample_outputs = [variant, seed, truncation, count, *sliders, latent], [grid, sample_note]
         gr.on([], sample_cats, sample_inputs, sample_outputs, api_name="sample")
         # A refused value keeps the grid as it was.
         page_sample = dict(fn=on_page(sample_cats, sample_inputs, lambda note: (gr.skip(), note)),
                            inputs=sample_inputs, outputs=sample_outputs, preprocess=False, api_visibility="private",
                            trigger_mode="always_last", show_progress="minimal")
         # Sliders apply while they move (drag, arrow keys, their number box); the seed on Enter or on leaving it.
-        gr.on([demo.load, variant.input, seed.submit, seed.blur, truncation.input, count.input,
+        gr.on([demo.load, variant.input, seed.submit, seed.blur, truncation.input, count.input, latent.change,
                *[slider.input for slider in sliders]], **page_sample)
         dice.click(None, None, seed, js=f"() => Math.floor(Math.random() * {MAX_SEED})").then(**page_sample)
         reset.click(lambda: [0] * DIRECTION_SLIDERS, None, sliders, api_visibility="private").then(**page_sample)
         compare_button.click(compare_variants, [seed, truncation, count, *sliders], comparison,
                              api_visibility="private")
-        interpolate_button.click(interpolate, [variant, seed, seed_end, frames, truncation], animation,
+        interpolate_button.click(interpolate, [variant, seed, seed_end, frames, truncation, latent], animation,
                                  api_name="interpolate")
+        project_button.click(project_photo, [photo, variant, square, across, down],
+                             [seen_square, reconstruction, latent, project_note], api_name="project")
+        gr.on([photo.change, square.release, across.release, down.release], crop_preview,
+              [photo, variant, square, across, down], seen_square, api_visibility="private", trigger_mode="always_last")
+        clear_latent.click(lambda: "", None, latent, api_visibility="private")
+        add_button.click(add_model, [repo_id, revision], add_note, api_name="add_model").then(
+            refresh_run_list, run, [run, variant, direction], api_visibility="private")
+        refresh_runs.click(refresh_run_list, run, [run, variant, direction], api_visibility="private")
+        run.change(watch_run, run, run_timer, api_visibility="private")
 
         translate_inputs = [source_image, direction, resolution]
         gr.on([], translate, translate_inputs, [seen, translated, cycled, translate_note], api_name="translate")
@@ -600,6 +808,7 @@ def build_demo() -> gr.Blocks:
         progress_outputs = [gif, frame, losses, settings, variants]
         gr.on([iteration.input], show_progress, [run, iteration], progress_outputs, api_name="progress",
               trigger_mode="always_last", show_progress="minimal")
+        run_timer.tick(follow_run, run, [iteration, *progress_outputs, run_timer], api_visibility="private")
         if runs:  # with no bundled run there is nothing to show on load
             gr.on([run.change, demo.load], iteration_slider, run, iteration, api_visibility="private").then(
                 show_progress, [run, iteration], progress_outputs, api_visibility="private").then(
@@ -610,15 +819,21 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
-def launch() -> None:
+def launch(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Serve the gan-demo app.")
+    parser.add_argument("--runs", help=f"a folder of training runs to show live (default: ${local_runs.RUNS_VARIABLE})")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("gan_demo").setLevel(logging.INFO)
     runtime.configure()  # PyTorch's threads (OMP_NUM_THREADS sets them), denormals (gan_demo/runtime.py)
     write_output_images_atomically()
-    demo = build_demo()
+    demo = build_demo(args.runs)
     # Host and port: gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860).
     # Progress GIFs, bundled or from the Hub cache:
     served = [str(resolved.progress_folder) for resolved in available() if resolved.progress_folder]
+    if runs_root:  # a local run's GIF, which grows while the app runs
+        served.append(str(runs_root))
+    served.append(hub_cache())  # the progress GIFs of models added by repo id
     demo.launch(max_file_size=inference.MAX_UPLOAD_BYTES, css=CSS, allowed_paths=[*served, str(EXAMPLES)])
 
 

@@ -15,6 +15,7 @@ the generator's first layer is a bias-free transposed convolution followed by in
 G(c z) = G(z) for every c > 0 and only z's direction matters.
 """
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -24,8 +25,11 @@ import torch
 import torch.nn.functional as functional
 from PIL import Image
 
+from gan_demo import inference
 from gan_demo.imaging import ImageError, open_rgb, pil_to_signed, signed_to_pil
+from gan_demo.latents import interpolation_path, move_along, principal_directions, z_from_seed
 from gan_demo.models import DCGenerator
+from gan_demo.render import gif_bytes
 
 DEFAULT_STEPS = 200
 DEFAULT_CANDIDATES = 256
@@ -125,3 +129,51 @@ def project(generator: DCGenerator, image: "Image.Image | str", box: Box | None 
             distance = (reconstruction - target).abs().mean().item()
     return Projection(square, signed_to_pil(reconstruction), z.detach().squeeze(0).cpu(), distance,
                       time.perf_counter() - started)
+
+
+def parse_latent(text: str | None, latent_dim: int) -> torch.Tensor | None:
+    """A latent typed or pasted as a JSON list of `latent_dim` finite numbers -> (latent_dim,);
+    None for empty text (the app's "use seeds"); ValueError with one line otherwise."""
+    if text is None or not text.strip():
+        return None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError("the latent is not a JSON list of numbers") from None
+    if not isinstance(values, list) or not all(isinstance(value, int | float) and not isinstance(value, bool)
+                                               for value in values):
+        raise ValueError("the latent is not a JSON list of numbers")
+    if len(values) != latent_dim:
+        raise ValueError(f"the latent has {len(values)} numbers; this model takes {latent_dim}")
+    latent = torch.tensor(values, dtype=torch.float32)
+    if not torch.isfinite(latent).all():
+        raise ValueError("the latent holds a number too large for float32")
+    return latent
+
+
+def latent_text(latent: torch.Tensor) -> str:
+    """(latent_dim,) -> the JSON list `parse_latent` reads back, 5 significant digits per number."""
+    return json.dumps([float(f"{value:.5g}") for value in latent.tolist()])
+
+
+# -- editing a projected cat: what the Sample tab's sliders, truncation and GIF do to seeds ------
+
+
+@torch.inference_mode()
+def edited(generator: DCGenerator, latent: torch.Tensor, truncation: float = 1.0,
+           direction_weights: "list[float] | tuple[float, ...]" = ()) -> Image.Image:
+    """G of `latent` scaled by `truncation` and moved along the principal directions, as
+    `inference.latents` moves a seed's z."""
+    z = latent.reshape(1, -1) * truncation
+    if any(direction_weights):
+        count = max(inference.DIRECTION_COUNT, len(direction_weights))  # the directions the seeds use
+        z = move_along(z, principal_directions(generator, count=count), direction_weights)
+    return inference.generate(generator, z)[0]
+
+
+@torch.inference_mode()
+def interpolation_gif_from(generator: DCGenerator, latent: torch.Tensor, seed_end: int, frames: int = 16,
+                           truncation: float = 1.0) -> bytes:
+    """A GIF along the great circle from `latent` (scaled by `truncation`) to the latent of `seed_end`."""
+    path = interpolation_path(latent * truncation, z_from_seed(seed_end, generator.latent_dim, truncation), frames)
+    return gif_bytes(inference.generate(generator, path))

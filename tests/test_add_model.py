@@ -1,8 +1,9 @@
 """Adding a published model by repo id (gan_demo.hub.add_published) against the stand-in Hub of
 tests/hub_server.py: the revision is pinned to a commit, so a later push changes nothing added;
 every refusal (not a gan-demo export, pickled weights, sizes, format, too large) comes before any
-weights are downloaded; missing repos and revisions and a Hub that is down are one clear line.
-The client runs in a subprocess, because huggingface_hub reads HF_ENDPOINT when it is imported."""
+weights are downloaded; missing repos and revisions and a Hub that is down are one clear line; and
+the app's /add_model, after which the model answers /sample under its repo id. The client runs in a
+subprocess, because huggingface_hub reads HF_ENDPOINT when it is imported."""
 
 import hashlib
 import json
@@ -10,10 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+from PIL import Image
 
+from benchmarks.gradio_server import gradio_server
+from gan_demo import inference
 from gan_demo.models import CycleGAN, DCGenerator
+from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints
 from tests.conftest import ROOT, SUBPROCESS_ENV
 from tests.hub_server import INITIAL_FILES, StandInHub
 
@@ -158,3 +166,38 @@ def test_missing_repos_and_revisions_and_what_cannot_be_served_are_refused_befor
     (down,) = add(hub_down.url, tmp_path / "hf-home", (f"{OWNER}/present", None, None))
     assert down.startswith(f"HubError: cannot reach the Hugging Face Hub at {hub_down.url} (")
     assert down.endswith("check the network or HF_ENDPOINT, then retry") and "\n" not in down
+
+
+def test_add_model_over_http_then_sample_it_under_its_repo_id_at_the_pinned_commit(tmp_path):
+    torch.manual_seed(1)
+    first, second = (DCGenerator(latent_dim=16, conv_dim=4, image_size=TINY_IMAGE_SIZE) for _ in range(2))
+    checkpoints = make_tiny_checkpoints(tmp_path / "checkpoints")
+    with StandInHub() as hub:
+        first_commit = publish(hub, "http-dcgan", export_files(first, tmp_path / "first"))
+        publish(hub, "too-wide", {"config.json": config_bytes(latent_dim=8, conv_dim=4096, image_size=16),
+                                  "model.safetensors": b"never downloaded"})
+        env = {**SUBPROCESS_ENV, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf-home"),
+               "GAN_DEMO_CHECKPOINTS": str(checkpoints)}
+        # gradio_server serves offline; this app must reach the stand-in Hub.
+        command = ["env", "-u", "GAN_DEMO_OFFLINE", "-u", "HF_HUB_OFFLINE", sys.executable, "app.py"]
+        with gradio_server(command, env, tmp_path, startup_timeout=600) as (url, _):
+            client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+            note = client.predict(f"{OWNER}/http-dcgan", "", api_name="/add_model")
+            assert note.startswith(f"Added `{OWNER}/http-dcgan` at commit {first_commit[:12]} (dcgan, ")
+            publish(hub, "http-dcgan", export_files(second, tmp_path / "second"))  # a later push
+
+            grid, sample_note = client.predict(f"{OWNER}/http-dcgan", 0, 1.0, 1, *(0,) * 6, "", api_name="/sample")
+            assert f"added: {OWNER}/http-dcgan @ {first_commit[:12]}" in sample_note
+            with Image.open(grid) as served:
+                served_pixels = np.asarray(served.convert("RGB"), dtype=np.int16)
+            expected = np.asarray(inference.sample_grid(first.eval(), [0]), dtype=np.int16)
+            assert np.abs(served_pixels - expected).max() <= 1
+
+            with pytest.raises(AppError, match=f"{OWNER}/absent: no such repo on"):
+                client.predict(f"{OWNER}/absent", "", api_name="/add_model")
+            with pytest.raises(AppError, match="conv_dim 4096 is outside what this app serves"):
+                client.predict(f"{OWNER}/too-wide", "", api_name="/add_model")
+            hub.stop()  # the Hub goes down; the app keeps serving what it added
+            with pytest.raises(AppError, match="cannot reach the Hugging Face Hub"):
+                client.predict(f"{OWNER}/http-dcgan", "main", api_name="/add_model")
+            client.predict(f"{OWNER}/http-dcgan", 0, 1.0, 1, *(0,) * 6, "", api_name="/sample")

@@ -32,9 +32,10 @@ def sample(client: Client, seed: int = 3, count: int = 4, weights=(0,) * 6) -> t
     return client.predict("dcgan-grumpy-basic", seed, 1.0, count, *weights, api_name="/sample")
 
 
-def test_only_the_four_public_endpoints(client):
+def test_only_the_public_endpoints(client):
     api = client.view_api(return_format="dict", print_info=False)
-    assert sorted(api["named_endpoints"]) == ["/interpolate", "/progress", "/sample", "/translate"]
+    assert sorted(api["named_endpoints"]) == ["/add_model", "/interpolate", "/progress", "/project", "/sample",
+                                              "/translate"]
     assert api["unnamed_endpoints"] == {}
 
 

@@ -2,18 +2,23 @@
 photo is a generator's own sample for a known latent, pasted into a larger noisy canvas, so the
 projection has something it can find and the crop box decides whether it finds it."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from PIL import Image
 
 from gan_demo.imaging import ImageError, signed_to_pil
 from gan_demo.models import DCGenerator
 from gan_demo.projection import centre_box, crop_square, project
+from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints, serve_app
 
 SIZE = 16
+STARTUP_TIMEOUT = 600  # importing gradio and torch takes minutes on a 2-core machine busy with training runs
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +89,51 @@ def test_projection_runs_under_inference_mode_and_leaves_the_generator_untouched
     assert math.isfinite(result.distance)
     assert all(parameter.grad is None for parameter in trainable.parameters())
     assert all(torch.equal(before[key], value) for key, value in trainable.state_dict().items())
+
+
+# -- /project, and /sample and /interpolate with the projected latent, over HTTP -------------------
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> Client:
+    checkpoints = make_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
+    with serve_app(checkpoints, startup_timeout=STARTUP_TIMEOUT) as url:
+        yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def pixels(path: str) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def test_a_projected_photo_becomes_the_subject_of_sample_and_interpolate(client, tmp_path):
+    photo = tmp_path / "cat.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (60, 90, 3), dtype=np.uint8)).save(photo)
+    square, reconstruction, latent_json, note = client.predict(handle_file(str(photo)), "dcgan-grumpy-basic",
+                                                                 api_name="/project")
+    latent = json.loads(latent_json)
+    assert pixels(square).shape == pixels(reconstruction).shape == (TINY_IMAGE_SIZE, TINY_IMAGE_SIZE, 3)
+    assert len(latent) == 16 and math.isclose(math.hypot(*latent), 4.0, rel_tol=1e-3)
+    assert note.startswith("Mean distance ") and "Model `dcgan-grumpy-basic`" in note
+
+    edited, edited_note = client.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, latent_json, api_name="/sample")
+    assert edited_note.startswith("Your latent")
+    assert np.abs(pixels(edited) - pixels(reconstruction)).max() <= 2  # the latent's JSON keeps 5 digits
+    moved, _ = client.predict("dcgan-grumpy-basic", 0, 1.0, 4, 3, *(0,) * 5, latent_json, api_name="/sample")
+    assert np.abs(pixels(moved) - pixels(reconstruction)).mean() > 2
+    seeds, seeds_note = client.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, "", api_name="/sample")
+    assert seeds_note.startswith("Seeds 0 to 3") and pixels(seeds).shape[0] > TINY_IMAGE_SIZE
+
+    gif = client.predict("dcgan-grumpy-basic", 0, 5, 8, 1.0, latent_json, api_name="/interpolate")
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 8
+        animation.seek(0)
+        first = np.asarray(animation.convert("RGB"), dtype=np.int16)
+    assert np.abs(first - pixels(reconstruction)).mean() < 8  # GIF palette quantisation
+
+
+def test_a_latent_that_does_not_fit_is_refused_in_one_line(client):
+    with pytest.raises(AppError, match="the latent has 2 numbers; this model takes 16"):
+        client.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, "[1, 2]", api_name="/sample")
+    with pytest.raises(AppError, match="the latent is not a JSON list of numbers"):
+        client.predict("dcgan-grumpy-basic", 0, 5, 8, 1.0, "{cat}", api_name="/interpolate")
