@@ -47,4 +47,8 @@ def test_quality_figures_on_the_real_data(tmp_path):
     assert basic["sample_to_nearest_other_sample"] < 0.5 * basic["training_image_to_nearest_other"]
     # The cycle loss keeps round trips close; without it they drift.
     assert figures["cyclegan-cats"]["l1_a_to_b_to_a"] < 0.2 < figures["cyclegan-cats-nocycle"]["l1_a_to_b_to_a"]
-    assert figures["cyclegan-apple2orange"]["l1_b_to_a_to_b"] < 0.3
+    assert figures["cyclegan-apple2orange"]["l1_b_to_a_to_b"] < 0.25
+    # On held-out images, a classifier of real images puts >= 90 % of the translations in the target domain.
+    for name in ("cyclegan-cats", "cyclegan-apple2orange"):
+        assert figures[name]["held_out"]
+        assert figures[name]["a_to_b_classified_b"] >= 0.9 and figures[name]["b_to_a_classified_a"] >= 0.9, name
