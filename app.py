@@ -278,6 +278,8 @@ runs_root: Path | None = None  # --runs DIR or GAN_DEMO_RUNS: local training run
 
 
 def load(name: str) -> catalog.RegisteredModel:
+    if name.startswith(local_runs.RUN_PREFIX):  # a run's newest export, or one that appeared since the last look
+        sync_runs()
     try:
         return registry.get(name)
     except catalog.ModelUnavailable as error:

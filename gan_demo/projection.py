@@ -3,10 +3,10 @@ that the app's latent-direction sliders, truncation and interpolation GIFs can e
 
 The person picks the square the model sees (`crop_square`; the centred square by default); it is
 resized to the generator's size. `project` then (1) starts from the best of many random latents,
-judged by the same loss in one batched forward pass, and (2) optimises z with Adam against
-L1 on the pixels plus L1 on 2x, 4x and 8x average-pooled copies (a multi-scale loss: coarse
-scales reward the right layout and colours before details match, which steers the search out of
-the poor local minima a pixel loss alone falls into), with a cosine-decaying step size.
+judged by the same loss in batched forward passes, and (2) optimises z with Adam against the L1
+distance of the pixels, with a cosine-decaying step size. (Adding L1 on 2x, 4x and 8x
+average-pooled copies, a multi-scale loss, measured worse on held-out grumpy cats: mean L1 0.2017
+with weight 1 and 0.1990 with weight 0.3 against 0.1969 without.)
 
 The prior: after every step z is put back on the sphere of radius sqrt(latent_dim), the shell
 where nearly all of N(0, I)'s mass lies, so the latent stays one the generator was trained on and
@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as functional
 from PIL import Image
 
 from gan_demo import inference
@@ -34,8 +33,6 @@ from gan_demo.render import gif_bytes
 DEFAULT_STEPS = 200
 DEFAULT_CANDIDATES = 256
 LEARNING_RATE = 0.1
-POOLED_SCALES = 3  # 64 px -> 32, 16 and 8 px copies
-POOLED_WEIGHT = 1.0
 CANDIDATE_BATCH = 64  # candidates per forward pass: bounds the memory of the start search
 MIN_SQUARE_SIDE = 8  # a smaller crop has too few pixels to say anything about a cat
 
@@ -75,13 +72,9 @@ def crop_square(image: "Image.Image | str", size: int, box: Box | None = None) -
     return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
 
 
-def multiscale_l1(images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per image (B,): mean |images - target| at full size plus at each average-pooled scale."""
-    loss = (images - target).abs().flatten(1).mean(1)
-    for _ in range(POOLED_SCALES):
-        images, target = functional.avg_pool2d(images, 2), functional.avg_pool2d(target, 2)
-        loss = loss + POOLED_WEIGHT * (images - target).abs().flatten(1).mean(1)
-    return loss
+def pixel_l1(images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per image (B,): mean |images - target|, the distance the projection reports."""
+    return (images - target).abs().flatten(1).mean(1)
 
 
 def onto_typical_shell(z: torch.Tensor) -> torch.Tensor:
@@ -94,7 +87,7 @@ def best_start(generator: DCGenerator, target: torch.Tensor, candidates: int,
                random: torch.Generator) -> torch.Tensor:
     """(1, d): the candidate z ~ N(0, I) whose image is closest to `target` (1, 3, S, S)."""
     z = torch.randn(candidates, generator.latent_dim, generator=random)
-    losses = torch.cat([multiscale_l1(generator(chunk.to(target.device)), target).cpu()
+    losses = torch.cat([pixel_l1(generator(chunk.to(target.device)), target).cpu()
                         for chunk in z.split(CANDIDATE_BATCH)])
     return z[losses.argmin()].unsqueeze(0)
 
@@ -116,7 +109,7 @@ def project(generator: DCGenerator, image: "Image.Image | str", box: Box | None 
         for step in range(steps):
             # Cosine decay: large steps to cross between basins early, small ones to settle at the end.
             optimizer.param_groups[0]["lr"] = LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * step / steps))
-            loss = multiscale_l1(generator(z), target).sum()
+            loss = pixel_l1(generator(z), target).sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward(inputs=[z])  # z only: the caller's generator may have trainable weights
             optimizer.step()

@@ -9,6 +9,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from gan_demo import inference
 from gan_demo.models import CycleGAN, DCGenerator
 from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints
 from tests.conftest import ROOT, SUBPROCESS_ENV
-from tests.hub_server import INITIAL_FILES, StandInHub
+from tests.hub_server import INITIAL_FILES, StandInHub, _Handler
 
 OWNER = "someone"
 
@@ -198,6 +199,7 @@ def test_add_model_over_http_then_sample_it_under_its_repo_id_at_the_pinned_comm
             with pytest.raises(AppError, match="conv_dim 4096 is outside what this app serves"):
                 client.predict(f"{OWNER}/too-wide", "", api_name="/add_model")
             hub.stop()  # the Hub goes down; the app keeps serving what it added
+            time.sleep(_Handler.timeout + 2)  # until the app's idle keep-alive connections are closed too
             with pytest.raises(AppError, match="cannot reach the Hugging Face Hub"):
                 client.predict(f"{OWNER}/http-dcgan", "main", api_name="/add_model")
             client.predict(f"{OWNER}/http-dcgan", 0, 1.0, 1, *(0,) * 6, "", api_name="/sample")

@@ -12,14 +12,20 @@ there, else tiny stand-in models. Screenshots go to the test's temporary folder;
 
 import csv
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.gradio_server import gradio_server
 from gan_demo import catalog
+from gan_demo.models import DCGenerator
 from tests.app_server import make_tiny_checkpoints, serve_app
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SUBPROCESS_ENV, make_images
+from tests.hub_server import INITIAL_FILES, StandInHub
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -284,3 +290,84 @@ def test_progress_on_a_phone_shows_run_names_and_every_variant(open_page, app):
         assert image["x"] >= 0 and image["x"] + image["width"] <= PHONE["width"]
     page.wait_for_timeout(1500)
     page.screenshot(path=app[2] / "progress-phone.png", full_page=True)
+
+
+# -- Bring your own ------------------------------------------------------------------------------------
+
+
+def test_bring_your_own_cat_model_and_run_in_chromium(tmp_path):
+    """Project a photo (upload, crop, project), edit it with a slider and make a GIF from it; add a
+    model published on the stand-in Hub; watch a training run grow in the progress tab."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    screenshots = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path / "screenshots")
+    screenshots.mkdir(parents=True, exist_ok=True)
+    photo = tmp_path / "my-cat.png"
+    Image.fromarray(np.random.default_rng(5).integers(60, 200, (120, 180, 3), dtype=np.uint8)).save(photo)
+    published = tmp_path / "published"
+    DCGenerator(latent_dim=16, conv_dim=4, image_size=32).save_pretrained(published)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    checkpoints = make_tiny_checkpoints(tmp_path / "checkpoints")
+    with StandInHub() as hub:
+        hub.create_repo({"name": "my-dcgan", "organization": "someone"})
+        files = {path.name: path.read_bytes() for path in published.iterdir()}
+        hub.commit(hub.repos["someone/my-dcgan"], "main", "upload", {**INITIAL_FILES, **files}, set(files))
+        env = {**SUBPROCESS_ENV, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf-home"),
+               "GAN_DEMO_CHECKPOINTS": str(checkpoints)}
+        command = ["env", "-u", "GAN_DEMO_OFFLINE", "-u", "HF_HUB_OFFLINE", sys.executable, "app.py",
+                   "--runs", str(runs)]
+        with gradio_server(command, env, tmp_path, startup_timeout=600) as (url, _), \
+                sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1360, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS * 5)
+            page.goto(url)
+            page.locator("#samples img").wait_for()
+
+            # Your cat: upload, move the square, project, then a slider and a GIF act on the latent.
+            page.get_by_text("Your cat: project a photo").click()
+            page.locator("#project-input input[type=file]").set_input_files(photo)
+            page.locator("#project-square img").wait_for()
+            track = page.locator("#crop-square input[type=range]").bounding_box()
+            page.mouse.click(track["x"] + track["width"] * 0.6, track["y"] + track["height"] / 2)
+            page.get_by_role("button", name="Project into the latent space").click()
+            page.locator("#project-reconstruction img").wait_for()
+            page.wait_for_function("() => document.querySelector('#latent textarea')?.value.startsWith('[')")
+            edited = page.locator("#samples img").get_attribute("src")
+            track = page.locator("#direction-2 input[type=range]").bounding_box()
+            page.mouse.click(track["x"] + track["width"] * 0.9, track["y"] + track["height"] / 2)
+            page.wait_for_function("(first) => document.querySelector('#samples img')?.src !== first", arg=edited)
+            page.get_by_role("button", name="Make GIF").click()
+            page.locator("#interpolation img").wait_for()
+            page.wait_for_timeout(500)
+            page.screenshot(path=screenshots / "your-cat.png", full_page=True)
+
+            # A published model: added by repo id, then offered in the variant menu.
+            page.get_by_text("Where the models come from").click()
+            page.locator("#add-repo textarea, #add-repo input").first.fill("someone/my-dcgan")
+            page.get_by_role("button", name="Add model").click()
+            page.wait_for_function("() => document.querySelector('#add-note')?.innerText.includes('Added')")
+            page.screenshot(path=screenshots / "add-model.png", full_page=True)
+
+            # A run that trains while the tab watches it: the iteration shown grows by itself.
+            images = make_images(tmp_path / "images", count=8, seed=0)
+            training = subprocess.Popen([sys.executable, "-m", "train.dcgan", "--data", str(images), "--out",
+                                         str(runs / "live"), "--iters", "200", "--sample-every", "10",
+                                         "--checkpoint-every", "50", "--image-size", "16", "--conv-dim", "4",
+                                         "--latent-dim", "8", "--batch-size", "4"], cwd=ROOT, env=SUBPROCESS_ENV)
+            try:
+                page.get_by_role("tab", name="Training progress").click()
+                while not (runs / "live" / "progress.gif").is_file():
+                    page.wait_for_timeout(500)
+                page.get_by_role("button", name="Refresh runs").click()
+                page.locator("#run input").first.click()
+                page.get_by_role("option", name="live (local run)").click()
+                page.locator("#progress-gif img").wait_for()
+                first = page.locator("#iteration input[type=number]").input_value()
+                page.wait_for_function(
+                    "(first) => document.querySelector('#iteration input[type=number]')?.value !== first", arg=first)
+                page.screenshot(path=screenshots / "live-run.png", full_page=True)
+            finally:
+                training.kill()
+                training.wait()
+            browser.close()
