@@ -701,12 +701,14 @@ def build_demo(runs_folder: "str | Path | None" = None) -> gr.Blocks:
 
         with gr.Tab("Translate"):
             gr.Markdown(TRANSLATE_EXPLANATION)
-            with gr.Row():
-                direction = gr.Dropdown(directions, value=directions[0] if directions else None, label="direction",
-                                        allow_custom_value=True)
-                resolution = gr.Radio([MODEL_SIZE, FULL_IMAGE], value=MODEL_SIZE, label="resolution",
-                                      info="model size: centre square at the training size; full image: "
-                                           "the whole picture, long side up to 512 px")
+            with gr.Row():  # one above the other on a phone, so the direction's name is not cut off
+                with gr.Column(min_width=300):
+                    direction = gr.Dropdown(directions, value=directions[0] if directions else None,
+                                            label="direction", elem_id="direction", allow_custom_value=True)
+                with gr.Column(min_width=300):
+                    resolution = gr.Radio([MODEL_SIZE, FULL_IMAGE], value=MODEL_SIZE, label="resolution",
+                                          info="model size: centre square at the training size; full image: "
+                                               "the whole picture, long side up to 512 px")
             with gr.Row():  # wraps to one column on a phone: the input, then the results
                 source_image = CheckedImage(label="your image", type="pil", elem_id="translate-input", height=300,
                                             sources=["upload", "clipboard", "webcam"], min_width=260)
