@@ -683,7 +683,7 @@ def build_demo(runs_folder: "str | Path | None" = None) -> gr.Blocks:
                     reconstruction = gr.Image(label="reconstruction", format="png", interactive=False, height=260,
                                               elem_classes=["pixelated"], elem_id="project-reconstruction")
                 with gr.Row():
-                    latent = gr.Textbox(label="latent (a JSON list; empty: the seeds above)", lines=1, max_lines=3,
+                    latent = gr.Textbox("", label="latent (a JSON list; empty: the seeds above)", lines=1, max_lines=3,
                                         elem_id="latent", scale=4)
                     clear_latent = gr.Button("Back to seeds", size="sm", scale=1)
                 project_note = gr.Markdown(elem_id="project-note")

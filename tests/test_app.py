@@ -79,9 +79,9 @@ def test_progress_returns_gif_frame_losses_settings_and_variants(client):
     assert len(variants) == 4 and all("iteration 200" in item["caption"] for item in variants)
 
 
-def test_unavailable_model_is_not_offered(client, tmp_path):
+def test_unavailable_model_is_refused_with_its_reason(client, tmp_path):
     Image.new("RGB", (40, 40), "grey").save(tmp_path / "cat.png")
-    with pytest.raises(AppError, match="not in the list of choices"):
+    with pytest.raises(AppError, match="cyclegan-cats-nocycle is not available: .* not an exported model"):
         client.predict(handle_file(tmp_path / "cat.png"), "Russian Blue -> Grumpy (no cycle loss)", "model size",
                        api_name="/translate")
 
