@@ -93,7 +93,7 @@ class Server:
             return json.load(response)[0]
 
     def assert_still_serving(self) -> None:
-        outcome, outputs = self.call("sample", "dcgan-grumpy-basic", 1, 1.0, 4, *[0] * 6)
+        outcome, outputs = self.call("sample", "dcgan-grumpy-basic", 1, 1.0, 4, *[0] * 6, "")
         assert outcome == "complete", outputs
         with Image.open(outputs[0]["path"]) as grid:
             assert grid.width == 2 * (TINY_IMAGE_SIZE + 2) + 2  # 2 x 2 cats
@@ -269,7 +269,7 @@ def test_broken_progress_files_do_not_stop_the_app(server):
     for name in ("dcgan-grumpy-basic", "dcgan-grumpy-deluxe", "dcgan-grumpy-diffaug"):
         assert f"`{name}`: progress unavailable" in config, name
     assert "too large" in config  # the 65535 x 65535 GIF, refused from its header
-    outcome, outputs = server.call("sample", "dcgan-grumpy-deluxe", 2, 1.0, 4, *[0] * 6)
+    outcome, outputs = server.call("sample", "dcgan-grumpy-deluxe", 2, 1.0, 4, *[0] * 6, "")
     assert outcome == "complete", outputs  # the model still serves
     message = server.refusal("progress", "dcgan-grumpy-basic", 100)
     assert "dcgan-grumpy-basic" in message and "progress.gif" in message
@@ -278,7 +278,7 @@ def test_broken_progress_files_do_not_stop_the_app(server):
 def test_run_with_broken_losses_and_card_still_shows_its_frames(server):
     outcome, (gif, frame, losses, settings, variants) = server.call("progress", "dcgan-grumpy-deluxe-diffaug", 200)
     assert outcome == "complete"
-    assert losses["data"] == [] and settings == {}
+    assert losses["data"] == [[1, 0.5, "g"]] and settings == {}  # the rows that are not numbers are skipped
     # the one DCGAN whose GIF reads; without settings or losses its 3 frames count as iterations 1 to 3
     assert [item["caption"] for item in variants] == ["deluxe + DiffAugment (iteration 3)"]
     outcome, (_, frame, *_) = server.call("progress", "cyclegan-cats", 150)  # odd settings: frames spread evenly
@@ -288,7 +288,7 @@ def test_run_with_broken_losses_and_card_still_shows_its_frames(server):
 # -- (4) numbers: finite, of the right type, in range, or a message saying which -------------------
 
 
-SAMPLE_DEFAULTS = ["dcgan-grumpy-basic", 1, 1.0, 4, *[0] * 6]
+SAMPLE_DEFAULTS = ["dcgan-grumpy-basic", 1, 1.0, 4, *[0] * 6, ""]  # the latent last: empty means seeds
 
 
 @pytest.mark.parametrize(("position", "value", "expected"), [
@@ -321,19 +321,19 @@ def test_sample_numbers_are_validated(server, position, value, expected):
     (4, float("inf"), "truncation must be a number from 0 to 1, not infinity"),
 ])
 def test_interpolate_numbers_are_validated(server, position, value, expected):
-    data = ["dcgan-grumpy-basic", 1, 2, 6, 1.0]
+    data = ["dcgan-grumpy-basic", 1, 2, 6, 1.0, ""]
     data[position] = value
     assert server.refusal("interpolate", *data) == expected
 
 
 def test_progress_iteration_is_validated(server):
     assert server.refusal("progress", "dcgan-grumpy-deluxe-diffaug", float("nan")) == \
-        "iteration must be a whole number from 0 to 300, not NaN"
+        "iteration must be a whole number from 0 to 10000000, not NaN"
     server.assert_still_serving()
 
 
 def test_an_emptied_seed_box_still_means_seed_zero(server):
-    outcome, outputs = server.call("sample", "dcgan-grumpy-basic", None, 1.0, 1, *[0] * 6)
+    outcome, outputs = server.call("sample", "dcgan-grumpy-basic", None, 1.0, 1, *[0] * 6, "")
     assert outcome == "complete" and "Seeds 0 to 0" in outputs[1]
 
 
@@ -345,7 +345,7 @@ def test_interpolation_gifs_ignore_links_planted_in_the_temp_folder(server, tmp_
     victim.mkdir()
     for name in ("gan-demo-gifs", "gan-demo-gifs.gif"):
         (server.temp / name).symlink_to(victim, target_is_directory=True)
-    outcome, outputs = server.call("interpolate", "dcgan-grumpy-basic", 1, 2, 5, 1.0)
+    outcome, outputs = server.call("interpolate", "dcgan-grumpy-basic", 1, 2, 5, 1.0, "")
     assert outcome == "complete", outputs
     with Image.open(outputs["path"] if isinstance(outputs, dict) else outputs[0]["path"]) as gif:
         assert gif.n_frames == 5
