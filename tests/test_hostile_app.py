@@ -41,7 +41,7 @@ def break_progress(checkpoints: Path) -> dict[str, str]:
     (checkpoints / "dcgan-grumpy-deluxe" / "progress.gif").write_bytes(crafted_gif(65535, 65535))
     gif = checkpoints / "dcgan-grumpy-diffaug" / "progress.gif"
     gif.write_bytes(gif.read_bytes()[:40])
-    (checkpoints / "dcgan-grumpy-deluxe-diffaug" / "losses.csv").write_text("step,g\n1,0.5\n2,lots\n3,\n")
+    (checkpoints / "dcgan-grumpy-deluxe-diffaug" / "losses.csv").write_text("step,g\n1,lots\n2,\n")
     (checkpoints / "dcgan-grumpy-deluxe-diffaug" / "README.md").write_bytes(b"# card\n\xff\xfe not UTF-8 \x80\n")
     (checkpoints / "cyclegan-cats" / "README.md").write_text(
         '## Training settings\n\n```json\n{"sample_every": "often", "iters": -3, "seed": [1]}\n```\n')
@@ -278,7 +278,7 @@ def test_broken_progress_files_do_not_stop_the_app(server):
 def test_run_with_broken_losses_and_card_still_shows_its_frames(server):
     outcome, (gif, frame, losses, settings, variants) = server.call("progress", "dcgan-grumpy-deluxe-diffaug", 200)
     assert outcome == "complete"
-    assert losses["data"] == [[1, 0.5, "g"]] and settings == {}  # the rows that are not numbers are skipped
+    assert losses["data"] == [] and settings == {}  # rows that are not numbers are skipped
     # the one DCGAN whose GIF reads; without settings or losses its 3 frames count as iterations 1 to 3
     assert [item["caption"] for item in variants] == ["deluxe + DiffAugment (iteration 3)"]
     outcome, (_, frame, *_) = server.call("progress", "cyclegan-cats", 150)  # odd settings: frames spread evenly
