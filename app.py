@@ -303,12 +303,9 @@ def latent_of(resolved: catalog.RegisteredModel, text: str | None):
         raise refusal(error, "Cannot use this latent") from None
 
 
-def sample_cats(variant: str, seed: float | None, truncation: float, count: float, direction_1: float = 0,
-                direction_2: float = 0, direction_3: float = 0, direction_4: float = 0, direction_5: float = 0,
-                direction_6: float = 0, latent_text: str | None = None) -> tuple[Image.Image, str]:
-    # Spelled out, not *args: gradio gives an API parameter a default only from the signature, and
-    # `latent` must stay optional for callers of /sample written before it existed.
-    direction_weights = (direction_1, direction_2, direction_3, direction_4, direction_5, direction_6)
+def sample_cats(variant: str, seed: float | None, truncation: float, count: float,
+                *directions_and_latent: float | str) -> tuple[Image.Image, str]:
+    *direction_weights, latent_text = directions_and_latent
     resolved = load(variant)
     latent = latent_of(resolved, latent_text)
     if latent is not None:
