@@ -8,6 +8,7 @@ Ctrl-C / SIGTERM at every stage."""
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -262,9 +263,10 @@ def test_a_full_disk_stops_with_one_line_and_the_previous_state_intact(data, dcg
     line = error_line(result)
     assert line.startswith("error: cannot write ") and "No space left on device" in line
     assert line.endswith("stopped at step 6; state.pt and export/ keep step 4; continue with --resume")
+    # losses.csv may have grown by rows past step 4 (dropped on resume); config.json records the new --iters.
     after = fingerprint(run)
-    assert {name: after[name] for name in before if name != "losses.csv"} == {
-        name: digest for name, digest in before.items() if name != "losses.csv"}
+    assert {name: after[name] for name in before if name not in ("losses.csv", "config.json")} == {
+        name: digest for name, digest in before.items() if name not in ("losses.csv", "config.json")}
     assert not list(run.rglob("*.tmp")) and not list(run.glob(".export-*"))
     (small_disk / "filler").unlink()
     resumed = run_cli("train.dcgan", "--data", str(data["images"]), "--out", str(run), "--resume", "--iters", "6")
@@ -372,9 +374,12 @@ def test_a_second_ctrl_c_stops_at_once_without_a_traceback(data, tmp_path):
                              "--conv-dim", "32", "--image-size", "64")  # big enough that saving takes a while
     wait_for_training(process, out)
     process.send_signal(signal.SIGINT)
+    time.sleep(0.2)  # a signal sent while the same one is still pending is merged into it by the kernel
     process.send_signal(signal.SIGINT)
     result = finished(process)
     line = error_line(result, exit_code=130)
-    assert line.startswith("interrupted again (SIGINT): stopped at once; state.pt and export/ keep step ")
+    assert re.fullmatch(r"interrupted again \(SIGINT\): stopped at once; "
+                        r"(state.pt and export/ keep step \d+|nothing was saved)", line)
     assert not list(out.rglob("*.tmp")) and not list(out.glob(".export-*"))
-    torch.load(out / "state.pt", weights_only=True)  # whole: the last checkpoint, or the one before
+    if (out / "state.pt").exists():
+        torch.load(out / "state.pt", weights_only=True)  # whole: the last checkpoint, or the one before

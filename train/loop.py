@@ -245,7 +245,8 @@ class StopSignals:
             self.received = signum
         elif not self.under_launcher:
             saved = self.saved_step()
-            exit_interrupted(signum, f"interrupted again ({signal.Signals(signum).name}): stopped at once; "
+            # The leading newline ends the progress bar's line, which has none of its own.
+            exit_interrupted(signum, f"\ninterrupted again ({signal.Signals(signum).name}): stopped at once; "
                                      + (f"state.pt and export/ keep step {saved}" if saved else "nothing was saved"))
 
 
