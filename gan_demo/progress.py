@@ -81,7 +81,21 @@ def load_run_cached(folder: str, gif_mtime: int) -> RunProgress:
             losses = read_losses(path / "losses.csv")
         except (OSError, ValueError, csv.Error) as error:  # UnicodeDecodeError is a ValueError
             problems.append(f"losses.csv: {str(error).splitlines()[0]}")
-    return RunProgress(path, frames, frame_steps(len(frames), settings, losses), losses, settings, tuple(problems))
+    steps = recorded_steps(path, len(frames)) or frame_steps(len(frames), settings, losses)
+    return RunProgress(path, frames, steps, losses, settings, tuple(problems))
+
+
+def recorded_steps(folder: Path, count: int) -> tuple[int, ...] | None:
+    """The real step of every frame as training recorded it (progress.json, right after a resume that
+    extended the run too), or None when the file is missing, broken or does not match the GIF."""
+    try:
+        with open(folder / "progress.json", "rb") as handle:
+            steps = json.loads(handle.read(MAX_CARD_BYTES)).get("frame_steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(steps, list) and len(steps) == count and all(positive_integer(step) for step in steps):
+        return tuple(steps)
+    return None
 
 
 def read_losses(path: "str | Path") -> dict[str, list[float]]:
@@ -114,9 +128,10 @@ def smooth(values: list[float], window: int) -> np.ndarray:
 
 
 def frame_steps(count: int, settings: dict, losses: dict[str, list[float]]) -> tuple[int, ...]:
-    """Training writes a frame every `sample_every` steps and one at the last step, so frame i shows
-    iteration min(sample_every * (i + 1), iters). Without usable settings (positive whole numbers),
-    frames are spread evenly over the logged steps."""
+    """The frames' steps for an export without progress.json. Training writes a frame every
+    `sample_every` steps and one at the last step, so frame i shows iteration
+    min(sample_every * (i + 1), iters). Without usable settings (positive whole numbers), frames are
+    spread evenly over the logged steps."""
     every, total = settings.get("sample_every"), settings.get("iters")
     if positive_integer(every) and positive_integer(total):
         return tuple(min(every * (index + 1), total) for index in range(count))

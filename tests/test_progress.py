@@ -95,3 +95,14 @@ def test_loss_table_leaves_out_non_finite_points():
     losses = {"step": [1.0, 2.0, 3.0], "g": [1.0, float("nan"), float("inf")]}
     assert progress.loss_table(losses) == {"iteration": [1], "loss": [1.0], "term": ["g"]}
     assert progress.loss_table({"g": [1.0]}) == {"iteration": [], "loss": [], "term": []}
+
+
+def test_progress_json_gives_the_real_step_of_every_frame(tmp_path: Path):
+    write_progress(tmp_path, seed=3)  # 3 frames; the card says sample_every 100, iters 300
+    (tmp_path / "progress.json").write_text('{"frame_steps": [4, 8, 10]}')  # a run extended with --resume --iters
+    assert progress.load_run(tmp_path).steps == (4, 8, 10)
+    other = tmp_path / "other"
+    other.mkdir()
+    write_progress(other, seed=4)
+    (other / "progress.json").write_text('{"frame_steps": [4, 8]}')  # does not match the GIF: not trusted
+    assert progress.load_run(other).steps == (100, 200, 300)
