@@ -101,6 +101,10 @@ def upload(tmp_path) -> Path:
     return path
 
 
+def entries_of(kind: str) -> list[catalog.CatalogEntry]:
+    return [entry for entry in catalog.ENTRIES if entry.kind == kind]
+
+
 def source_of(page, selector: str) -> str | None:
     return page.locator(selector).get_attribute("src") if page.locator(selector).count() else None
 
@@ -169,7 +173,7 @@ def test_compare_variants_shows_every_dcgan(open_page):
     page.get_by_text("Compare variants: the same seeds and sliders").click()
     page.get_by_role("button", name="Compare variants", exact=True).click()
     page.locator("#comparison img").first.wait_for()
-    assert page.locator("#comparison img").count() == len(catalog.entries("dcgan"))
+    assert page.locator("#comparison img").count() == len(entries_of("dcgan"))
 
 
 def test_phone_shows_the_grid_before_its_controls(open_page, app):
@@ -236,7 +240,7 @@ def loss_terms(path: Path) -> list[str]:
 
 def comparable(entry: catalog.CatalogEntry) -> int:
     """How many variants the progress tab shows beside `entry`'s run."""
-    return len([other for other in catalog.entries(entry.kind)
+    return len([other for other in entries_of(entry.kind)
                 if entry.kind == "dcgan" or other.domains == entry.domains])
 
 
