@@ -69,7 +69,8 @@ CSS = """
 SAMPLE_EXPLANATION = (
     "A DCGAN turns a *latent vector* z (100 numbers drawn from a seed) into a 64 px cat; the same seed always "
     "gives the same cat, and each cat's seed is written under it. The four variants were trained on the same "
-    "175 photos of Grumpy cat with different augmentation: *basic* (the photos as they are), *deluxe* "
+    "157 photos of Grumpy cat (18 more are kept aside to test them) with different augmentation: *basic* "
+    "(the photos as they are), *deluxe* "
     "(random crops, flips and a mild colour jitter of the real photos), *DiffAugment* (random colour, shift "
     "and cut-out applied to real *and* generated images, so the discriminator cannot simply memorise the few "
     "real photos). Truncation pulls z towards the average cat.")
