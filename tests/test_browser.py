@@ -305,10 +305,9 @@ def test_progress_on_a_phone_shows_run_names_and_every_variant(open_page, app):
 # -- Bring your own ------------------------------------------------------------------------------------
 
 
-def test_bring_your_own_cat_model_and_run_in_chromium(tmp_path):
+def test_bring_your_own_cat_model_and_run_in_chromium(browser, tmp_path):
     """Project a photo (upload, crop, project), edit it with a slider and make a GIF from it; add a
     model published on the stand-in Hub; watch a training run grow in the progress tab."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     screenshots = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path / "screenshots")
     screenshots.mkdir(parents=True, exist_ok=True)
     photo = tmp_path / "my-cat.png"
@@ -326,9 +325,7 @@ def test_bring_your_own_cat_model_and_run_in_chromium(tmp_path):
                "GAN_DEMO_CHECKPOINTS": str(checkpoints)}
         command = ["env", "-u", "GAN_DEMO_OFFLINE", "-u", "HF_HUB_OFFLINE", sys.executable, "app.py",
                    "--runs", str(runs)]
-        with gradio_server(command, env, tmp_path, startup_timeout=600) as (url, _), \
-                sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        with gradio_server(command, env, tmp_path, startup_timeout=600) as (url, _):
             page = browser.new_page(viewport={"width": 1360, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS * 5)
             page.goto(url)
@@ -380,4 +377,4 @@ def test_bring_your_own_cat_model_and_run_in_chromium(tmp_path):
             finally:
                 training.kill()
                 training.wait()
-            browser.close()
+            page.close()
