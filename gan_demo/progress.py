@@ -81,8 +81,12 @@ def load_run_cached(folder: str, gif_mtime: int) -> RunProgress:
             losses = read_losses(path / "losses.csv")
         except (OSError, ValueError, csv.Error) as error:  # UnicodeDecodeError is a ValueError
             problems.append(f"losses.csv: {str(error).splitlines()[0]}")
-    steps = recorded_steps(path, len(frames)) or frame_steps(len(frames), settings, losses)
-    return RunProgress(path, frames, steps, losses, settings, tuple(problems))
+    return RunProgress(path, frames, steps_of(path, len(frames), settings, losses), losses, settings, tuple(problems))
+
+
+def steps_of(folder: Path, count: int, settings: dict, losses: dict[str, list[float]]) -> tuple[int, ...]:
+    """The step of each of a folder's `count` frames: as training recorded them, else derived."""
+    return recorded_steps(folder, count) or frame_steps(count, settings, losses)
 
 
 def recorded_steps(folder: Path, count: int) -> tuple[int, ...] | None:

@@ -19,7 +19,7 @@ import torch
 
 from gan_demo.hub import HubError, class_of
 from gan_demo.inference import ModelLoadError
-from gan_demo.progress import RunProgress, frame_steps, read_losses
+from gan_demo.progress import RunProgress, read_losses, steps_of
 from gan_demo.render import read_gif_frames
 
 RUNS_VARIABLE = "GAN_DEMO_RUNS"
@@ -66,7 +66,7 @@ def progress_cached(folder: str, gif_time: int, losses_time: int, config_time: i
         return None
     if not frames or not isinstance(settings, dict):
         return None
-    return RunProgress(path, frames, frame_steps(len(frames), settings, losses), losses, settings)
+    return RunProgress(path, frames, steps_of(path, len(frames), settings, losses), losses, settings)
 
 
 def export_class(folder: Path) -> type[torch.nn.Module] | None:
