@@ -102,24 +102,43 @@ def recorded_steps(folder: Path, count: int) -> tuple[int, ...] | None:
     return None
 
 
-def read_losses(path: "str | Path") -> dict[str, list[float]]:
+class LossLogError(ValueError):
+    """A losses.csv that a strict read (resuming its run) cannot trust; the message names the line."""
+
+
+def read_losses(path: "str | Path", header: "list[str] | None" = None) -> dict[str, list[float]]:
     """losses.csv -> {column: values}, `step` first: the one reader of that file (the app, the loss
-    plot, the model card, the bundle table, resuming). A row with the wrong number of fields or a
-    value that is not a number (the tail of a file cut off mid-write) is skipped; {} for a file
-    without a header."""
+    plot, the model card, the bundle table, resuming). A last line without its newline is an append
+    that a kill cut short: always left out.
+
+    Tolerant by default, for showing a run that may be mid-write: a row with the wrong number of
+    fields or a value that is not a number is skipped; {} for a file without a header.
+    Strict when `header` names the run's columns (resuming, where a bad row would silently become
+    part of the run's history): the file must have that header and rows of whole, increasing steps;
+    anything else raises LossLogError."""
     with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        columns: dict[str, list[float]] = {name: [] for name in header}
-        for row in reader:
-            try:
-                values = [float(value) for value in row]
-            except ValueError:
+        lines = handle.read().split("\n")[:-1]  # the last piece is "" or the line a kill cut short
+    if not lines:
+        return {name: [] for name in header or []}
+    names = lines[0].split(",")
+    if header is not None and names != header:
+        raise LossLogError(f"its header is not {','.join(header)}; it belongs to another kind of run")
+    columns: dict[str, list[float]] = {name: [] for name in names}
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            values = [float(value) for value in next(csv.reader([line]), [])]
+        except ValueError:
+            values = []
+        steps = columns.get("step", [])
+        usable = len(values) == len(names) and (
+            header is None or (values[0].is_integer() and not (steps and values[0] <= steps[-1])))
+        if not usable:
+            if header is None:
                 continue
-            if len(values) != len(header):
-                continue
-            for name, value in zip(header, values, strict=True):
-                columns[name].append(value)
+            raise LossLogError(f"line {number} is not a row of increasing step and {len(names) - 1} losses "
+                               f"({line[:60]!r})")
+        for name, value in zip(names, values, strict=True):
+            columns[name].append(value)
     return columns
 
 

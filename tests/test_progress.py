@@ -79,6 +79,20 @@ def test_broken_losses_and_card_leave_the_frames(tmp_path: Path):
         read_losses(tmp_path / "losses.csv")
 
 
+def test_one_reader_is_tolerant_for_showing_and_strict_for_resuming(tmp_path: Path):
+    path = tmp_path / "losses.csv"
+    path.write_text("step,g\n1,0.5\n2,0.25\n3,0.1")  # the last append was cut short by a kill
+    assert read_losses(path) == read_losses(path, header=["step", "g"]) == {"step": [1.0, 2.0], "g": [0.5, 0.25]}
+    for text, message in [("step,d\n1,0.5\n", "header is not step,g"),
+                          ("step,g\n2,0.5\n1,0.4\n", "line 3 is not a row of increasing step"),
+                          ("step,g\n1.5,0.5\n", "line 2"), ("step,g\nnan,0.5\n", "line 2"),
+                          ("step,g\n1,0.5,7\n", "line 2"), ("step,g\n1,lots\n", "line 2")]:
+        path.write_text(text)
+        with pytest.raises(progress.LossLogError, match=message):
+            read_losses(path, header=["step", "g"])
+    assert read_losses(path) == {"step": [], "g": []}  # the app skips what resuming refuses
+
+
 @pytest.mark.parametrize("settings", [{"sample_every": "often", "iters": 300}, {"sample_every": -1, "iters": 300},
                                       {"sample_every": True, "iters": 300}, {"sample_every": 100, "iters": 1.5}])
 def test_odd_settings_spread_the_frames_over_the_logged_steps(settings):

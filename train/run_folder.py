@@ -28,7 +28,7 @@ from PIL import Image
 
 from gan_demo import render
 from gan_demo.hub import EXPORT_FILES  # the exported-model format, shared with publishing and pulling
-from gan_demo.progress import read_losses
+from gan_demo.progress import LossLogError, read_losses
 from train.errors import UserError, describe_os_error
 from train.plots import plot_losses
 
@@ -124,9 +124,10 @@ class RunFolder:
         for staging in self.root.glob(".export-*"):
             shutil.rmtree(staging)
         if self.losses_path.exists():
-            rows, complete = self.read_loss_rows()
+            rows = self.read_loss_rows()
             kept = [row for row in rows if row[0] <= step]
-            if len(kept) < len(rows) or not complete:
+            cut_short = not self.losses_path.read_bytes().endswith(b"\n")
+            if len(kept) < len(rows) or cut_short:
                 self._write_loss_rows(kept)
         for path in self.sample_paths():
             if self.sample_step(path) > step:
@@ -151,39 +152,23 @@ class RunFolder:
     def loss_rows(self) -> list[list[float]]:
         """Every logged row (step first), the pending ones included."""
         self.flush_losses()
-        return self.read_loss_rows()[0] if self.losses_path.exists() else []
+        return self.read_loss_rows() if self.losses_path.exists() else []
 
     def check_losses(self, step: int) -> None:
         """On resume, before anything is written: losses.csv must be this run's, rows of numbers."""
         if self.losses_path.exists():
             self.read_loss_rows()
 
-    def read_loss_rows(self) -> tuple[list[list[float]], bool]:
-        """(rows with the step first, whether the last line was complete). A last line without its
-        newline is the append a kill cut short: left out. Anything else malformed is a UserError."""
+    def read_loss_rows(self) -> list[list[float]]:
+        """The logged rows, step first, read strictly (gan_demo.progress.read_losses): a malformed
+        file is a UserError, since resuming on it would continue a wrong history."""
         try:
-            text = self.losses_path.read_text(encoding="utf-8")
+            columns = read_losses(self.losses_path, header=["step", *self.loss_names])
         except UnicodeDecodeError:
             raise UserError(f"{self.losses_path}: not a text file; fix or delete it") from None
-        lines = text.split("\n")
-        complete = lines[-1] == ""
-        lines = lines[:-1]  # the empty string after the last newline, or the cut-short line
-        header = ["step", *self.loss_names]
-        if lines and lines[0].split(",") != header:
-            raise UserError(f"{self.losses_path}: its header is not {','.join(header)}; it belongs to another "
-                            "kind of run: fix or delete it")
-        rows = []
-        for number, line in enumerate(lines[1:], start=2):
-            try:
-                step, *values = (float(value) for value in next(csv.reader([line])))
-            except (ValueError, StopIteration):
-                step, values = None, []
-            if step is None or len(values) != len(self.loss_names) or step != int(step) \
-                    or (rows and step <= rows[-1][0]):
-                raise UserError(f"{self.losses_path}: line {number} is not a row of increasing step and "
-                                f"{len(self.loss_names)} losses ({line[:60]!r}); fix or delete the file")
-            rows.append([int(step), *values])
-        return rows, complete
+        except LossLogError as error:
+            raise UserError(f"{self.losses_path}: {error}; fix or delete the file") from None
+        return [[int(row[0]), *row[1:]] for row in zip(*columns.values())]
 
     def _csv(self, rows: list[list], header: bool) -> str:
         buffer = io.StringIO()
