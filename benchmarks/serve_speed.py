@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> dict:
     with work_folder("serve-speed") as (work, checkpoints, result["models"]):
         images = test_images(work)
         runtime.configure()  # the app's thread settings
+        result["precision"] = runtime.set_drawing_precision("auto")  # and its default precision
         result["conditions_at_start"] = report.conditions()
         result["inference_ms"] = inference_latency(checkpoints, images, plan["latency_repeats"])
         photos = held_out_photos(args.project_photos) if args.project_photos else [images["64"]]
@@ -265,7 +266,7 @@ def print_tables(result: dict) -> None:
     where = (f"{start['cpu']}, {start['cores']} cores, {start['torch_threads']} torch threads, "
              f"load average {start['load_average_1min']} at start")
     rows = [(name, f"{entry['median']:.1f}", f"{entry['p90']:.1f}") for name, entry in result["inference_ms"].items()]
-    report.print_table(f"Inference latency, ms ({where})", ["call", "median", "p90"], rows)
+    report.print_table(f"Inference latency in {result['precision']}, ms ({where})", ["call", "median", "p90"], rows)
     project = result["project"]
     report.print_table(f"/project: {project['photos']} photo(s), default DCGAN", ["median s", "p90 s", "mean L1"],
                        [(f"{project['seconds']['median']:.2f}", f"{project['seconds']['p90']:.2f}",

@@ -1,7 +1,8 @@
 """Load exported models and run them: sample cats from a DCGAN (with latent-direction offsets, as
 grids, through several variants at once, or as an interpolation GIF), translate an image with a
 CycleGAN. Used by the app and by anyone scripting the models; no gradio here. Everything runs
-under `torch.inference_mode` in float32 on the CPU unless a device is given."""
+under `torch.inference_mode` on the CPU unless a device is given, in float32 unless
+`runtime.set_drawing_precision` chose bfloat16 (the app does where the CPU has native bfloat16)."""
 
 import base64
 import binascii
@@ -15,6 +16,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from gan_demo import runtime
 from gan_demo.imaging import (
     ImageError,
     center_crop_resize,
@@ -66,7 +68,9 @@ def load_cyclegan(folder: "str | Path") -> CycleGAN:
 @torch.inference_mode()
 def generate(generator: DCGenerator, z: torch.Tensor) -> list[Image.Image]:
     """Latents (B, latent_dim) -> B PIL images."""
-    images = generator(z.to(next(generator.parameters()).device))  # (B, 3, S, S) in [-1, 1]
+    device = next(generator.parameters()).device
+    with runtime.drawing(device):
+        images = generator(z.to(device)).float()  # (B, 3, S, S) in [-1, 1]
     return [signed_to_pil(image) for image in images]
 
 
@@ -93,8 +97,9 @@ def sample_grid(generator: DCGenerator, seeds: Sequence[int], truncation: float 
                 seed_captions: bool = False) -> Image.Image:
     """The samples of `sample` as one grid image (square-ish unless `columns` is given), with each
     sample's seed written under it if asked."""
-    z = latents(generator, seeds, truncation, direction_weights).to(next(generator.parameters()).device)
-    images = generator(z)  # (B, 3, S, S) in [-1, 1]
+    device = next(generator.parameters()).device
+    with runtime.drawing(device):
+        images = generator(latents(generator, seeds, truncation, direction_weights).to(device)).float()  # (B, 3, S, S)
     if seed_captions:
         return captioned_grid(images, [str(seed) for seed in seeds], columns)
     return make_grid(images, columns)
@@ -201,6 +206,8 @@ def translate(model: CycleGAN, image: "Image.Image | str | Path", direction: str
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     forward, backward = (model.gen_a2b, model.gen_b2a) if direction == "a2b" else (model.gen_b2a, model.gen_a2b)
     seen = prepare_input(image, model.image_size, full_size, max_side)
-    source = pil_to_signed(seen).to(next(model.parameters()).device)  # (1, 3, H, W)
-    translated = forward(source)
-    return Translation(seen, signed_to_pil(translated), signed_to_pil(backward(translated)))
+    device = next(model.parameters()).device
+    with runtime.drawing(device):
+        translated = forward(pil_to_signed(seen).to(device))  # (1, 3, H, W) in [-1, 1]
+        reconstructed = backward(translated)
+    return Translation(seen, signed_to_pil(translated.float()), signed_to_pil(reconstructed.float()))

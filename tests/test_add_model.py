@@ -20,7 +20,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from benchmarks.gradio_server import gradio_server
-from gan_demo import inference
+from gan_demo import inference, runtime
 from gan_demo.models import CycleGAN, DCGenerator
 from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints
 from tests.conftest import ROOT, SUBPROCESS_ENV
@@ -191,7 +191,11 @@ def test_add_model_over_http_then_sample_it_under_its_repo_id_at_the_pinned_comm
             assert f"added: {OWNER}/http-dcgan @ {first_commit[:12]}" in sample_note
             with Image.open(grid) as served:
                 served_pixels = np.asarray(served.convert("RGB"), dtype=np.int16)
-            expected = np.asarray(inference.sample_grid(first.eval(), [0], seed_captions=True), dtype=np.int16)
+            runtime.set_drawing_precision("auto")  # as the app's default
+            try:
+                expected = np.asarray(inference.sample_grid(first.eval(), [0], seed_captions=True), dtype=np.int16)
+            finally:
+                runtime.set_drawing_precision("fp32")
             assert np.abs(served_pixels - expected).max() <= 1
 
             with pytest.raises(AppError, match=f"{OWNER}/absent: no such repo on"):

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_demo import inference, latents
+from gan_demo import inference, latents, runtime
 from gan_demo.imaging import ImageError, open_rgb
 from gan_demo.models import CycleGAN, DCGenerator
 from gan_demo.render import read_gif_frames
@@ -170,3 +170,19 @@ def test_non_finite_truncation_and_weights_are_refused(generator):
             inference.sample_grid(generator, [1], truncation, weights)
     with pytest.raises(ValueError, match="truncation must be a finite number"):
         inference.interpolation_frames(generator, 1, 2, 4, truncation=float("nan"))
+
+
+def test_drawing_in_bf16_is_opt_in_and_stays_within_a_few_levels_of_float32(generator):
+    model = CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16).eval()
+    photo = Image.new("RGB", (16, 16), (200, 80, 40))
+    exact_cats, exact_translation = pixels(inference.sample(generator, range(8))), inference.translate(model, photo)
+    runtime.set_drawing_precision("bf16")
+    try:
+        cats, translation = pixels(inference.sample(generator, range(8))), inference.translate(model, photo)
+    finally:
+        runtime.set_drawing_precision("fp32")
+    assert 0 < np.abs(cats - exact_cats).max() <= 8  # bf16 was used, and changed pixels by a few levels at most
+    for exact, fast in [(exact_translation.translation, translation.translation),
+                        (exact_translation.reconstruction, translation.reconstruction)]:
+        assert np.abs(pixels([fast]) - pixels([exact])).max() <= 8
+    assert np.array_equal(pixels(inference.sample(generator, range(8))), exact_cats)  # off again: float32
