@@ -833,7 +833,7 @@ def launch(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("gan_demo").setLevel(logging.INFO)
-    runtime.configure()  # PyTorch's threads (OMP_NUM_THREADS sets them), denormals (gan_demo/runtime.py)
+    runtime.configure(threads=runtime.serving_threads())  # one per request unless OMP_NUM_THREADS; denormals
     precision = runtime.set_drawing_precision(args.precision)
     logging.getLogger("gan_demo").info("the models draw in %s (--precision %s)", precision, args.precision)
     write_output_images_atomically()

@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
     result: dict = {"benchmark": "serve_speed", "quick": args.quick, "plan": plan}
     with work_folder("serve-speed") as (work, checkpoints, result["models"]):
         images = test_images(work)
-        runtime.configure()  # the app's thread settings
+        runtime.configure(threads=runtime.serving_threads())  # the app's thread settings
         result["precision"] = runtime.set_drawing_precision("auto")  # and its default precision
         result["conditions_at_start"] = report.conditions()
         result["inference_ms"] = inference_latency(checkpoints, images, plan["latency_repeats"])

@@ -5,12 +5,13 @@ unless the caller asks for bfloat16). Entry points (app.py's launch(), the train
 benchmarks) call `configure` once at start; importing this module sets nothing.
 
 Threads are PyTorch's default (OMP_NUM_THREADS when set, else one per physical core) unless the
-caller passes a count (the benchmarks' `--threads`). The OpenMP wait policy cannot be set here:
+caller passes a count (the benchmarks' `--threads`, the app's `serving_threads`). The OpenMP wait policy cannot be set here:
 OpenMP reads OMP_WAIT_POLICY once, when `import torch` loads it, so the entry points set it before
 their first import (see docs/performance.md for what it changes).
 """
 
 import contextlib
+import os
 
 import torch
 from torch import nn
@@ -31,6 +32,14 @@ def configure(device: "torch.device | str" = "cpu", threads: int | None = None) 
     torch.set_flush_denormal(True)
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: find the fastest convolution once, reuse it
+
+
+def serving_threads() -> int | None:
+    """Intra-op threads for a server (the app, and the serving benchmark that stands for it): one,
+    unless OMP_NUM_THREADS says otherwise. The app's queue runs two requests at once, and the event
+    loop needs a core too: a request's OpenMP threads then wait on each other for a core that is busy
+    elsewhere, which costs more than the second thread saves (docs/performance.md has the figures)."""
+    return None if "OMP_NUM_THREADS" in os.environ else 1
 
 
 def channels_last(module: nn.Module) -> nn.Module:
