@@ -57,11 +57,13 @@ PLOT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 CSS = """
 /* 64 px samples are drawn as large as their box allows, crisp rather than blurred. */
 .pixelated img { image-rendering: pixelated; object-fit: contain; width: 100%; height: 100%; }
-/* Phones: the sample grid above its controls, so a slider moves a picture in view; two variants a row. */
+/* Phones: the sample grid above its controls, so a slider moves a picture in view; two variants a row,
+   their names wrapped rather than cut off. */
 @media (max-width: 767px) {
   #sample-grid-column { order: -1; }
   #samples { height: 45vh !important; }
   #variants .grid-container, #comparison .grid-container { grid-template-columns: repeat(2, 1fr) !important; }
+  #variants .caption-label, #comparison .caption-label { white-space: normal; max-width: 95%; }
 }
 """
 

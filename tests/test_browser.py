@@ -298,6 +298,9 @@ def test_progress_on_a_phone_shows_run_names_and_every_variant(open_page, app):
     for index in range(images.count()):
         image = images.nth(index).bounding_box()
         assert image["x"] >= 0 and image["x"] + image["width"] <= PHONE["width"]
+    cut_captions = page.evaluate("() => [...document.querySelectorAll('#variants .caption-label')]"
+                                 ".filter(label => label.scrollWidth > label.clientWidth + 1).map(l => l.textContent)")
+    assert cut_captions == []  # each variant's name is whole
     page.wait_for_timeout(1500)
     page.screenshot(path=app[2] / "progress-phone.png", full_page=True)
 
