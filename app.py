@@ -697,7 +697,7 @@ def build_demo(runs_folder: "str | Path | None" = None) -> gr.Blocks:
             with gr.Accordion("Interpolate between two seeds (spherical)", open=True):
                 with gr.Row():
                     seed_end = CheckedNumber(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="to seed")
-                    frames = CheckedSlider(4, 48, value=24, step=1, label="frames", elem_id="interp-frames")
+                    frames = CheckedSlider(4, 48, value=24, step=1, label="frames")
                     interpolate_button = gr.Button("Make GIF")
                 animation = gr.Image(label="interpolation from the seed above", elem_classes=["pixelated"],
                                      interactive=False, height=256, elem_id="interpolation")

@@ -68,9 +68,7 @@ def load_cyclegan(folder: "str | Path") -> CycleGAN:
 @torch.inference_mode()
 def generate(generator: DCGenerator, z: torch.Tensor) -> list[Image.Image]:
     """Latents (B, latent_dim) -> B PIL images."""
-    device = next(generator.parameters()).device
-    with runtime.drawing(device):
-        images = generator(z.to(device)).float()  # (B, 3, S, S) in [-1, 1]
+    images = runtime.draw(generator, z.to(next(generator.parameters()).device))  # (B, 3, S, S) in [-1, 1]
     return [signed_to_pil(image) for image in images]
 
 
@@ -97,9 +95,8 @@ def sample_grid(generator: DCGenerator, seeds: Sequence[int], truncation: float 
                 seed_captions: bool = False) -> Image.Image:
     """The samples of `sample` as one grid image (square-ish unless `columns` is given), with each
     sample's seed written under it if asked."""
-    device = next(generator.parameters()).device
-    with runtime.drawing(device):
-        images = generator(latents(generator, seeds, truncation, direction_weights).to(device)).float()  # (B, 3, S, S)
+    z = latents(generator, seeds, truncation, direction_weights).to(next(generator.parameters()).device)
+    images = runtime.draw(generator, z)  # (B, 3, S, S) in [-1, 1]
     if seed_captions:
         return captioned_grid(images, [str(seed) for seed in seeds], columns)
     return make_grid(images, columns)
@@ -206,8 +203,5 @@ def translate(model: CycleGAN, image: "Image.Image | str | Path", direction: str
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     forward, backward = (model.gen_a2b, model.gen_b2a) if direction == "a2b" else (model.gen_b2a, model.gen_a2b)
     seen = prepare_input(image, model.image_size, full_size, max_side)
-    device = next(model.parameters()).device
-    with runtime.drawing(device):
-        translated = forward(pil_to_signed(seen).to(device))  # (1, 3, H, W) in [-1, 1]
-        reconstructed = backward(translated)
-    return Translation(seen, signed_to_pil(translated.float()), signed_to_pil(reconstructed.float()))
+    translated = runtime.draw(forward, pil_to_signed(seen).to(next(model.parameters()).device))  # (1, 3, H, W)
+    return Translation(seen, signed_to_pil(translated), signed_to_pil(runtime.draw(backward, translated)))

@@ -14,7 +14,7 @@ the sliders and interpolation (which assume such latents) keep working. It costs
 the generator's first layer is a bias-free transposed convolution followed by instance norm, so
 G(c z) = G(z) for every c > 0 and only z's direction matters.
 
-The generator runs in the precision the inference functions draw in (`runtime.drawing`): the app's
+The generator runs in the precision the inference functions draw in (`runtime.draw`): the app's
 bf16, where the CPU has it, makes projection faster at the same distance (docs/performance.md).
 """
 
@@ -90,9 +90,8 @@ def best_start(generator: DCGenerator, target: torch.Tensor, candidates: int,
                random: torch.Generator) -> torch.Tensor:
     """(1, d): the candidate z ~ N(0, I) whose image is closest to `target` (1, 3, S, S)."""
     z = torch.randn(candidates, generator.latent_dim, generator=random)
-    with runtime.drawing(target.device):
-        losses = torch.cat([pixel_l1(generator(chunk.to(target.device)).float(), target).cpu()
-                            for chunk in z.split(CANDIDATE_BATCH)])
+    losses = torch.cat([pixel_l1(runtime.draw(generator, chunk.to(target.device)), target).cpu()
+                        for chunk in z.split(CANDIDATE_BATCH)])
     return z[losses.argmin()].unsqueeze(0)
 
 
@@ -113,8 +112,7 @@ def project(generator: DCGenerator, image: "Image.Image | str", box: Box | None 
         for step in range(steps):
             # Cosine decay: large steps to cross between basins early, small ones to settle at the end.
             optimizer.param_groups[0]["lr"] = LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * step / steps))
-            with runtime.drawing(device):
-                loss = pixel_l1(generator(z).float(), target).sum()
+            loss = pixel_l1(runtime.draw(generator, z), target).sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward(inputs=[z])  # z only: the caller's generator may have trainable weights
             optimizer.step()
@@ -123,8 +121,7 @@ def project(generator: DCGenerator, image: "Image.Image | str", box: Box | None 
             if progress is not None:
                 progress(step + 1, steps)
         with torch.no_grad():
-            with runtime.drawing(device):
-                reconstruction = generator(z).float()  # (1, 3, S, S)
+            reconstruction = runtime.draw(generator, z)  # (1, 3, S, S)
             distance = (reconstruction - target).abs().mean().item()
     return Projection(square, signed_to_pil(reconstruction), z.detach().squeeze(0).cpu(), distance,
                       time.perf_counter() - started)

@@ -5,9 +5,9 @@ unless the caller asks for bfloat16). Entry points (app.py's launch(), the train
 benchmarks) call `configure` once at start; importing this module sets nothing.
 
 Threads are PyTorch's default (OMP_NUM_THREADS when set, else one per physical core) unless the
-caller passes a count (the benchmarks' `--threads`, the app's `serving_threads`). The OpenMP wait policy cannot be set here:
-OpenMP reads OMP_WAIT_POLICY once, when `import torch` loads it, so the entry points set it before
-their first import (see docs/performance.md for what it changes).
+caller passes a count (the benchmarks' `--threads`, the app's `serving_threads`). The OpenMP wait
+policy cannot be set here: OpenMP reads OMP_WAIT_POLICY once, when `import torch` loads it, so the
+entry points set it before their first import (see docs/performance.md for what it changes).
 """
 
 import contextlib
@@ -56,7 +56,7 @@ def native_bf16() -> bool:
 
 
 def set_drawing_precision(precision: str) -> str:
-    """Process-wide: what `drawing` runs the networks in, "fp32", "bf16" or "auto" (bf16 where
+    """Process-wide: what `draw` runs the networks in, "fp32", "bf16" or "auto" (bf16 where
     `native_bf16`, as the app does by default); returns the one now used. In bf16 a drawn pixel
     differs from float32's by a few of 255 levels."""
     global _draw_in_bf16
@@ -66,7 +66,8 @@ def set_drawing_precision(precision: str) -> str:
     return "bf16" if _draw_in_bf16 else "fp32"
 
 
-def drawing(device: "torch.device | str") -> contextlib.AbstractContextManager:
-    """The autocast that gan_demo's inference functions run their networks under: bfloat16 when
-    `set_drawing_precision` chose it, else none (float32)."""
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=_draw_in_bf16)
+def draw(network: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """`network(inputs)` as gan_demo's inference functions run it: under bfloat16 autocast when
+    `set_drawing_precision` chose it, else in float32; the result is float32 either way."""
+    with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=_draw_in_bf16):
+        return network(inputs).float()
