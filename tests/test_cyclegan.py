@@ -240,14 +240,15 @@ def test_smoke_run_writes_the_run_folder_contract(smoke_run):
     assert state["fixed_a"].dtype == torch.uint8 and state["fixed_a"].shape == (4, 3, 16, 16)
 
 
-def test_export_reloads_both_generators_with_equal_weights(smoke_run):
+def test_export_is_the_ema_of_both_generators(smoke_run):
     model = CycleGAN.from_pretrained(smoke_run / "export")
     assert (model.domain_a, model.domain_b, model.image_size) == ("apple", "orange", 16)
-    saved = torch.load(smoke_run / "state.pt", weights_only=True)["model"]
-    reloaded = model.state_dict()
-    assert any(key.startswith("gen_a2b.") for key in saved) and any(key.startswith("gen_b2a.") for key in saved)
-    assert saved.keys() == reloaded.keys()
-    assert all(torch.equal(saved[key], reloaded[key]) for key in saved)
+    state = torch.load(smoke_run / "state.pt", weights_only=True)
+    averaged, raw, reloaded = state["model_ema"], state["model"], model.state_dict()
+    assert any(key.startswith("gen_a2b.") for key in averaged) and any(key.startswith("gen_b2a.") for key in averaged)
+    assert averaged.keys() == reloaded.keys() == raw.keys()
+    assert all(torch.equal(averaged[key], reloaded[key]) for key in averaged)
+    assert any(not torch.equal(averaged[key], raw[key]) for key in raw)  # state.pt keeps the raw pair too
     result = translate(model, Image.new("RGB", (30, 20), (250, 10, 10)))
     assert result.translation.size == (16, 16)
 
@@ -269,8 +270,25 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(domains, tmp_path):
     straight = load_file(tmp_path / "straight" / "export" / "model.safetensors")
     split = load_file(tmp_path / "split" / "export" / "model.safetensors")
     assert straight.keys() == split.keys()
-    assert all(torch.equal(straight[key], split[key]) for key in straight)
+    assert all(torch.equal(straight[key], split[key]) for key in straight)  # the exported EMA
+    straight_state, split_state = (torch.load(tmp_path / run / "state.pt", weights_only=True)
+                                   for run in ("straight", "split"))
+    for network in ("model", "model_ema", "disc_a", "disc_b"):
+        for key, value in straight_state[network].items():
+            assert torch.equal(value, split_state[network][key]), f"{network}.{key}"
     assert read_losses(tmp_path / "straight") == read_losses(tmp_path / "split")
+
+
+def test_a_run_saved_without_an_ema_resumes_from_its_raw_generators(domains, tmp_path):
+    run = tmp_path / "run"
+    assert_ok(train(domains, run, "--iters", "2"))
+    state = torch.load(run / "state.pt", weights_only=True)
+    del state["model_ema"]  # as state.pt was before the CycleGAN trainer kept an EMA
+    torch.save(state, run / "state.pt")
+    result = train(domains, run, "--iters", "3", "--resume")
+    assert_ok(result)
+    assert "no EMA of the generators" in result.stderr + result.stdout
+    assert CycleGAN.from_pretrained(run / "export").image_size == 16
 
 
 def test_two_processes_under_accelerate_launch(domains, tmp_path):

@@ -5,6 +5,8 @@ paper (Zhu et al. 2017): G = gen_a2b, F = gen_b2a, D_X = disc_a, D_Y = disc_b. O
         [real; fake] batch whose fakes come, detached, from an image pool of past fakes.
     (2) Update G and F: D_B(G(a)) -> 1 and D_A(F(b)) -> 1 with both discriminators frozen, plus
         lambda_cycle * (|F(G(a)) - a| + |G(F(b)) - b|) and lambda_identity * (|F(a) - a| + |G(b) - b|).
+    (3) The exponential moving average of both generators (train/ema.py) follows them; it draws the
+        sample grids and is the exported model, while state.pt keeps the raw generators as well.
 With --diffaug, the discriminators only ever see DiffAugmented images, real and fake, in both steps.
 """
 
@@ -26,6 +28,7 @@ from gan_demo.models.dcgan import check_power_of_two
 from train import augment, losses
 from train.data import batch_indices, list_images, load_image_folder, step_generator
 from train.discriminators import DISCRIMINATORS, build_discriminator
+from train.ema import EMA
 from train.errors import UserError, main
 from train.image_pool import ImagePool
 from train.loop import (
@@ -180,7 +183,9 @@ class CycleGANTrainer(GANTrainer):
         self.fixed_a = fixed_inputs(self.data_a, args.image_size, self.seed_a)
         self.fixed_b = fixed_inputs(self.data_b, args.image_size, self.seed_b)
         self.model, self.disc_a, self.disc_b, self.opt_gen, self.opt_disc = model, disc_a, disc_b, opt_gen, opt_disc
+        self.ema = EMA(model, args.ema_decay)
         self.restore()
+        self.ema.model.to(self.device)
         self.model, self.disc_a, self.disc_b, self.opt_gen, self.opt_disc = self.accelerator.prepare(
             model, disc_a, disc_b, opt_gen, opt_disc)
 
@@ -206,7 +211,10 @@ class CycleGANTrainer(GANTrainer):
         real_a = self.real_batch(self.data_a, self.seed_a, step, rng)
         real_b = self.real_batch(self.data_b, self.seed_b, step, rng)
         self.set_learning_rates(step)
-        return self.update(real_a, real_b, rng)
+        losses_of_step = self.update(real_a, real_b, rng)
+        # (3) The EMA follows both generators after every generator step.
+        self.ema.update(self.accelerator.unwrap_model(self.model), step)
+        return losses_of_step
 
     def update(self, real_a: torch.Tensor, real_b: torch.Tensor, rng: torch.Generator) -> list[float]:
         """One update of both discriminators and both generators on a given batch; returns the terms
@@ -251,8 +259,8 @@ class CycleGANTrainer(GANTrainer):
 
     @torch.no_grad()
     def sample_grid(self):
-        """One row per fixed input pair: a | G(a) | F(G(a)) | b | F(b) | G(F(b))."""
-        model = self.accelerator.unwrap_model(self.model)
+        """One row per fixed input pair, drawn by the EMA generators: a | G(a) | F(G(a)) | b | F(b) | G(F(b))."""
+        model = self.ema.model
         real_a, real_b = uint8_to_signed(self.fixed_a).to(self.device), uint8_to_signed(self.fixed_b).to(self.device)
         out = model(real_a, real_b)
         rows = torch.stack([real_a, out["fake_b"], out["rec_a"], real_b, out["fake_a"], out["rec_b"]], dim=1)
@@ -265,13 +273,17 @@ class CycleGANTrainer(GANTrainer):
 
     def state_dict(self) -> dict:
         unwrap = self.accelerator.unwrap_model
-        return {"model": unwrap(self.model).state_dict(), "disc_a": unwrap(self.disc_a).state_dict(),
-                "disc_b": unwrap(self.disc_b).state_dict(), "opt_gen": self.opt_gen.state_dict(),
-                "opt_disc": self.opt_disc.state_dict(), "fixed_a": self.fixed_a, "fixed_b": self.fixed_b,
+        return {"model": unwrap(self.model).state_dict(), "model_ema": self.ema.model.state_dict(),
+                "disc_a": unwrap(self.disc_a).state_dict(), "disc_b": unwrap(self.disc_b).state_dict(),
+                "opt_gen": self.opt_gen.state_dict(), "opt_disc": self.opt_disc.state_dict(),
+                "fixed_a": self.fixed_a, "fixed_b": self.fixed_b,
                 "pool_a": self.gathered_pool(self.pool_a), "pool_b": self.gathered_pool(self.pool_b)}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
+        if "model_ema" not in state:  # a run started before the CycleGAN kept an EMA: it starts from here
+            self.log("this run's state.pt has no EMA of the generators; the average starts from the raw ones")
+        self.ema.model.load_state_dict(state.get("model_ema", state["model"]))
         self.disc_a.load_state_dict(state["disc_a"])
         self.disc_b.load_state_dict(state["disc_b"])
         self.opt_gen.load_state_dict(state["opt_gen"])
@@ -282,7 +294,7 @@ class CycleGANTrainer(GANTrainer):
         self.pool_b.images = state["pool_b"][self.rank % len(state["pool_b"])]
 
     def export_model(self) -> CycleGAN:
-        return self.accelerator.unwrap_model(self.model)
+        return self.ema.model
 
     def data_facts(self) -> dict:
         return {"domain_a": self.args.name_a, "domain_b": self.args.name_b,

@@ -33,7 +33,6 @@ from train.loop import (
     add_common_arguments,
     check_at_most,
     check_common,
-    check_fraction,
     check_positive,
     frozen,
     parse_arguments,
@@ -52,9 +51,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16, help="images per step (per process)")
     parser.add_argument("--latent-dim", type=int, default=100, help="size of the latent vector z")
     parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
-    parser.add_argument("--ema-decay", type=float, default=0.999,
-                        help="decay of the generator's exponential moving average, which is sampled and exported "
-                             "(warms up over the first steps; 0: the raw generator)")
     add_common_arguments(parser, sample_every=200, checkpoint_every=400)
     return parse_arguments(parser, argv, check_args)
 
@@ -63,7 +59,6 @@ def check_args(args: argparse.Namespace) -> None:
     check_common(args)
     check_positive(args, "iters", "batch_size", "latent_dim", "lr")
     check_at_most(args, lr=LEARNING_RATE_LIMIT)
-    check_fraction(args, "ema_decay")
     try:
         check_power_of_two(args.image_size)
     except ValueError:

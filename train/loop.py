@@ -64,6 +64,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, sample_every: int, che
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of initialisation, data order and noise, 0 to 2^63-1")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its state.pt")
+    parser.add_argument("--ema-decay", type=float, default=0.999,
+                        help="decay of the generators' exponential moving average, which is sampled and exported "
+                             "(warms up over the first steps; 0: the raw generators)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16 autocast for the forward passes (weights and optimiser stay fp32)")
     parser.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is available")
@@ -112,7 +115,7 @@ def check_fraction(args: argparse.Namespace, *names: str) -> None:
 def check_common(args: argparse.Namespace) -> None:
     """The checks of the flags that add_common_arguments defines."""
     check_positive(args, "conv_dim", "sample_every", "checkpoint_every")
-    check_fraction(args, "holdout")
+    check_fraction(args, "holdout", "ema_decay")
     if not 0 <= args.seed < SEED_LIMIT:
         raise UserError(f"--seed must be between 0 and 2^63-1, got {args.seed}")
     check_out_outside_data(args)

@@ -168,7 +168,7 @@ class RunFolder:
             raise UserError(f"{self.losses_path}: not a text file; fix or delete it") from None
         except LossLogError as error:
             raise UserError(f"{self.losses_path}: {error}; fix or delete the file") from None
-        return [[int(row[0]), *row[1:]] for row in zip(*columns.values())]
+        return [[int(row[0]), *row[1:]] for row in zip(*columns.values(), strict=True)]
 
     def _csv(self, rows: list[list], header: bool) -> str:
         buffer = io.StringIO()
