@@ -535,9 +535,11 @@ def run_choices() -> list[tuple[str, str]]:
     return bundled + [(f"{name} (local run)", local_runs.RUN_PREFIX + name) for name in sync_runs()]
 
 
-def refresh_run_list(run: str | None) -> tuple[dict, dict, dict]:
-    """New run folders in the list, new run exports in the model menus."""
-    return gr.update(choices=run_choices(), value=run), model_menu_update("dcgan"), direction_menu_update()
+def refresh_run_list(run: str | None) -> tuple[dict, dict, dict, str]:
+    """New run folders in the list; new run exports and added models in the model menus and the
+    table of where the models come from."""
+    return (gr.update(choices=run_choices(), value=run), model_menu_update("dcgan"), direction_menu_update(),
+            models_markdown())
 
 
 def watch_run(run: str | None) -> gr.Timer:
@@ -763,8 +765,9 @@ def build_demo(runs_folder: "str | Path | None" = None) -> gr.Blocks:
             run_timer = gr.Timer(RUN_REFRESH_SECONDS, active=False)
 
         with gr.Accordion("Where the models come from", open=False, elem_id="models"):
-            gr.Markdown(models_markdown() + "\n\nHub at a pinned revision when configured and reachable "
-                        "(not with `GAN_DEMO_OFFLINE=1` or `HF_HUB_OFFLINE=1`), else the bundled `checkpoints/`.")
+            model_sources = gr.Markdown(models_markdown(), elem_id="model-sources")
+            gr.Markdown("Hub at a pinned revision when configured and reachable (not with `GAN_DEMO_OFFLINE=1` or "
+                        "`HF_HUB_OFFLINE=1`), else the bundled `checkpoints/`.")
             with gr.Row():
                 repo_id = gr.Textbox(label="add a published gan-demo model: Hub repo id", placeholder="user/my-dcgan",
                                      elem_id="add-repo", scale=3)
@@ -797,8 +800,9 @@ def build_demo(runs_folder: "str | Path | None" = None) -> gr.Blocks:
               [photo, variant, square, across, down], seen_square, api_visibility="private", trigger_mode="always_last")
         clear_latent.click(lambda: "", None, latent, api_visibility="private")
         add_button.click(add_model, [repo_id, revision], add_note, api_name="add_model").then(
-            refresh_run_list, run, [run, variant, direction], api_visibility="private")
-        refresh_runs.click(refresh_run_list, run, [run, variant, direction], api_visibility="private")
+            refresh_run_list, run, [run, variant, direction, model_sources], api_visibility="private")
+        refresh_runs.click(refresh_run_list, run, [run, variant, direction, model_sources],
+                           api_visibility="private")
         run.change(watch_run, run, run_timer, api_visibility="private")
 
         translate_inputs = [source_image, direction, resolution]

@@ -357,6 +357,9 @@ def test_bring_your_own_cat_model_and_run_in_chromium(browser, tmp_path):
             page.locator("#add-repo textarea, #add-repo input").first.fill("someone/my-dcgan")
             page.get_by_role("button", name="Add model").click()
             page.wait_for_function("() => document.querySelector('#add-note')?.innerText.includes('Added')")
+            # ... and listed, with its pinned commit, in the table of where the models come from.
+            page.wait_for_function(
+                "() => document.querySelector('#model-sources')?.innerText.includes('added: someone/my-dcgan @')")
             page.screenshot(path=screenshots / "add-model.png", full_page=True)
 
             # A run that trains while the tab watches it: the iteration shown grows by itself.
