@@ -36,7 +36,7 @@ SLOWER_D = ["--lr-d", "1e-4"]
 FRUIT = ["-m", "train.cyclegan", "--data-a", "{root}/apple2orange/apple", "--data-b", "{root}/apple2orange/orange",
          "--image-size", "64", "--batch-size", "4", "--disc", "patch", "--diffaug", *SLOWER_D, *HOLDOUT]
 # The CycleGAN reference recipe: identity loss at half the cycle weight, learning rates decayed to 0
-# over the second half; in bf16, about 1.5 times as fast on this CPU (docs/performance.md).
+# over the second half; in bf16, about 1.7 times as fast on this CPU (docs/performance.md).
 REFERENCE_RECIPE = ["--lambda-cycle", "10", "--lambda-identity", "5", "--lr-decay", "--precision", "bf16"]
 
 RUNS = {
@@ -44,9 +44,9 @@ RUNS = {
     "dcgan-grumpy-deluxe": DCGAN + ["--aug", "deluxe"],
     "dcgan-grumpy-diffaug": DCGAN + ["--aug", "basic", "--diffaug"],
     "dcgan-grumpy-deluxe-diffaug": DCGAN + ["--aug", "deluxe", "--diffaug"],
-    "cyclegan-cats": CATS + REFERENCE_RECIPE + SLOWER_D + ["--iters", "5000", "--sample-every", "200"],
+    "cyclegan-cats": CATS + REFERENCE_RECIPE + SLOWER_D + ["--iters", "10000", "--sample-every", "400"],
     "cyclegan-cats-nocycle": CATS + ["--no-cycle", "--iters", "2000", "--sample-every", "100"],
-    "cyclegan-apple2orange": FRUIT + REFERENCE_RECIPE + ["--iters", "5000", "--sample-every", "200"],
+    "cyclegan-apple2orange": FRUIT + REFERENCE_RECIPE + ["--iters", "10000", "--sample-every", "400"],
 }
 
 
