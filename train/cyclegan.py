@@ -260,9 +260,8 @@ class CycleGANTrainer(GANTrainer):
     @torch.no_grad()
     def sample_grid(self):
         """One row per fixed input pair, drawn by the EMA generators: a | G(a) | F(G(a)) | b | F(b) | G(F(b))."""
-        model = self.ema.model
         real_a, real_b = uint8_to_signed(self.fixed_a).to(self.device), uint8_to_signed(self.fixed_b).to(self.device)
-        out = model(real_a, real_b)
+        out = self.ema.model(real_a, real_b)
         rows = torch.stack([real_a, out["fake_b"], out["rec_a"], real_b, out["fake_a"], out["rec_b"]], dim=1)
         return sample_grid(rows.flatten(0, 1).float(), columns=6)  # (4 rows, 6 columns) of (3, S, S)
 
