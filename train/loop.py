@@ -224,13 +224,15 @@ def frozen(module: torch.nn.Module):
 class StopSignals:
     """Ctrl-C (SIGINT) and SIGTERM become a request to stop, checked between steps, so a stopped run
     never saves the state of a half-finished step. A second signal means "stop now": exit at once
-    with one line, leaving the last saved state. Under a launcher (torchrun, `accelerate launch`)
+    with one line, leaving the last saved state (the temporary files of a write it cut short are
+    removed first; each file is replaced atomically, so the saved ones stay whole). Under a launcher (torchrun, `accelerate launch`)
     a repeated signal is the launcher passing on the one the terminal already sent; the launcher
     itself kills the processes if they do not finish, so a repeat is ignored there."""
 
-    def __init__(self, saved_step: Callable[[], int]):
+    def __init__(self, saved_step: Callable[[], int], remove_unfinished_writes: Callable[[], None]):
         self.received: int | None = None
         self.saved_step = saved_step
+        self.remove_unfinished_writes = remove_unfinished_writes
         self.under_launcher = "TORCHELASTIC_RUN_ID" in os.environ
         self.previous: dict[int, object] = {}
 
@@ -248,6 +250,7 @@ class StopSignals:
             self.received = signum
         elif not self.under_launcher:
             saved = self.saved_step()
+            self.remove_unfinished_writes()
             # The leading newline ends the progress bar's line, which has none of its own.
             exit_interrupted(signum, f"\ninterrupted again ({signal.Signals(signum).name}): stopped at once; "
                                      + (f"state.pt and export/ keep step {saved}" if saved else "nothing was saved"))
@@ -460,7 +463,7 @@ class GANTrainer(ABC):
         if self.step < args.iters and device_description(self.device) not in self.devices:
             self.devices.append(device_description(self.device))
         interrupted = False
-        with StopSignals(lambda: self.saved_step) as signals:
+        with StopSignals(lambda: self.saved_step, self.run.remove_unfinished_writes) as signals:
             while self.step < args.iters and not interrupted:
                 started = time.perf_counter()
                 losses = self.train_step(self.step + 1)

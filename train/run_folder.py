@@ -119,10 +119,7 @@ class RunFolder:
         """Forget what a killed run wrote after its last checkpoint `step`: losses rows and
         sample grids beyond it are recomputed identically when training continues, and the
         temporary files of a write that a kill cut short are removed."""
-        for leftover in self.root.rglob(".*.tmp"):
-            leftover.unlink()
-        for staging in self.root.glob(".export-*"):
-            shutil.rmtree(staging)
+        self.remove_unfinished_writes()
         if self.losses_path.exists():
             rows = self.read_loss_rows()
             kept = [row for row in rows if row[0] <= step]
@@ -132,6 +129,13 @@ class RunFolder:
         for path in self.sample_paths():
             if self.sample_step(path) > step:
                 path.unlink()
+
+    def remove_unfinished_writes(self) -> None:
+        """Delete the temporary files and export staging folders of writes that never finished."""
+        for leftover in self.root.rglob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+        for staging in self.root.glob(".export-*"):
+            shutil.rmtree(staging, ignore_errors=True)
 
     # -- losses ------------------------------------------------------------------------------
 
