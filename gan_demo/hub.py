@@ -165,6 +165,7 @@ MAX_CONFIG_BYTES = 64 * 1024
 ADDABLE_CLASSES: tuple[type[torch.nn.Module], ...] = (DCGenerator, CycleGAN)
 SIZE_LIMITS = {"latent_dim": (1, 1024), "conv_dim": (1, 128), "image_size": (16, 256), "n_res_blocks": (1, 12)}
 MAX_DOMAIN_NAME = 40
+OPTIONAL_KEYS = {"format_version", "skips"}  # config.json keys an export may lack (their defaults apply)
 
 
 @dataclass(frozen=True)
@@ -246,11 +247,12 @@ def read_config(where: str, path: Path) -> dict:
 
 
 def class_of(where: str, config: dict) -> type[torch.nn.Module]:
-    """The gan-demo class whose constructor arguments are exactly config.json's keys
-    (format_version may be missing: format 1 exports lack it)."""
-    keys = set(config) - {"format_version"}
+    """The gan-demo class whose constructor arguments are exactly config.json's keys, but for those of
+    OPTIONAL_KEYS that it lacks (format_version: format 1 exports; skips: CycleGANs exported before it)."""
+    keys = set(config)
     for model_class in ADDABLE_CLASSES:
-        if keys == set(inspect.signature(model_class.__init__).parameters) - {"self", "format_version"}:
+        parameters = set(inspect.signature(model_class.__init__).parameters) - {"self"}
+        if keys <= parameters and parameters - keys <= OPTIONAL_KEYS:
             return model_class
     raise HubError(f"{where}: not a gan-demo export (config.json keys {', '.join(sorted(keys)) or 'none'} are "
                    f"those of neither {' nor '.join(model_class.__name__ for model_class in ADDABLE_CLASSES)})")
@@ -265,6 +267,8 @@ def check_sizes(where: str, config: dict) -> None:
             raise HubError(f"{where}: {key} {value!r} is outside what this app serves ({smallest} to {largest})")
     if config["image_size"] & (config["image_size"] - 1):
         raise HubError(f"{where}: image_size {config['image_size']} is not a power of two")
+    if not isinstance(config.get("skips", False), bool):
+        raise HubError(f"{where}: skips must be true or false, not {config['skips']!r}")
     for key in ("domain_a", "domain_b"):
         if key in config and not (isinstance(config[key], str) and 0 < len(config[key]) <= MAX_DOMAIN_NAME
                                   and config[key].isprintable()):

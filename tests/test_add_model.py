@@ -97,15 +97,21 @@ def hub():
 def test_a_revision_is_pinned_to_its_commit_and_a_later_push_changes_nothing_added(hub, tmp_path):
     torch.manual_seed(0)
     first, second = (DCGenerator(latent_dim=8, conv_dim=4, image_size=16) for _ in range(2))
-    cyclegan = CycleGAN("apple", "orange", image_size=16, conv_dim=4, n_res_blocks=1)
+    cyclegan = CycleGAN("apple", "orange", image_size=16, conv_dim=4, n_res_blocks=1, skips=True)
+    older_cyclegan = CycleGAN("apple", "orange", image_size=16, conv_dim=4, n_res_blocks=1)
     first_commit = publish(hub, "cats", export_files(first, tmp_path / "first"))
     publish(hub, "fruit", export_files(cyclegan, tmp_path / "cyclegan"), branch="v1")
+    older_files = export_files(older_cyclegan, tmp_path / "older")
+    older_config = json.loads(older_files["config.json"])
+    del older_config["skips"]  # exported before the generators had the option
+    publish(hub, "older-fruit", {**older_files, "config.json": json.dumps(older_config).encode()})
     hf_home = tmp_path / "hf-home"
 
     (added,) = add(hub.url, hf_home, (f"{OWNER}/cats", None, None))
     second_commit = publish(hub, "cats", export_files(second, tmp_path / "second"))
-    again, latest, fruit = add(hub.url, hf_home, (f"{OWNER}/cats", first_commit, None),
-                               (f"{OWNER}/cats", "main", None), (f"{OWNER}/fruit", "v1", None))
+    again, latest, fruit, older_fruit = add(hub.url, hf_home, (f"{OWNER}/cats", first_commit, None),
+                                            (f"{OWNER}/cats", "main", None), (f"{OWNER}/fruit", "v1", None),
+                                            (f"{OWNER}/older-fruit", None, None))
 
     assert added["commit"] == again["commit"] == first_commit and added["class"] == "DCGenerator"
     assert added["weights"] == again["weights"] == weights_digest(first)
@@ -115,6 +121,7 @@ def test_a_revision_is_pinned_to_its_commit_and_a_later_push_changes_nothing_add
     assert weights_digest(DCGenerator.from_pretrained(added["folder"])) == weights_digest(first)
     assert latest["commit"] == second_commit and latest["weights"] == weights_digest(second)
     assert fruit["class"] == "CycleGAN" and fruit["weights"] == weights_digest(cyclegan)
+    assert older_fruit["class"] == "CycleGAN" and older_fruit["weights"] == weights_digest(older_cyclegan)
 
 
 def config_bytes(**config) -> bytes:
@@ -134,6 +141,9 @@ REFUSALS = [
     ("old-format", {"config.json": config_bytes(domain_a="a", domain_b="b", image_size=16, conv_dim=4,
                                                 n_res_blocks=1)}, None,
      "this CycleGAN export has format 1, whose networks differ from today's (format 2)"),
+    ("skips-not-bool", {"config.json": config_bytes(domain_a="a", domain_b="b", image_size=16, conv_dim=4,
+                                                    n_res_blocks=1, skips="yes", format_version=2)}, None,
+     "skips must be true or false, not 'yes'"),
     ("newer-format", {"config.json": config_bytes(latent_dim=8, conv_dim=4, image_size=16, format_version=99)}, None,
      "this DCGenerator export has format 99, newer than this gan-demo (format 2): update gan-demo to load it"),
     ("pickle-only", {"model.safetensors": None, "pytorch_model.bin": b"pickle"}, None,

@@ -51,11 +51,12 @@ def test_generator_refuses_sizes_not_divisible_by_4():
         CycleGenerator(conv_dim=4)(torch.zeros(1, 3, 18, 16))
 
 
-@pytest.mark.parametrize("kind", ["patch", "dc", "global+patch", "patchgan"])
-def test_every_parameter_of_both_generators_and_discriminators_gets_a_gradient(kind):
+@pytest.mark.parametrize("kind, skips", [("patch", False), ("dc", False), ("global+patch", False),
+                                         ("patchgan", False), ("patch", True)])
+def test_every_parameter_of_both_generators_and_discriminators_gets_a_gradient(kind, skips):
     torch.manual_seed(0)
     size = 32 if kind == "patchgan" else 16  # the PatchGAN's map needs 32 px to keep a score
-    model = CycleGAN(image_size=size, conv_dim=4, n_res_blocks=1)
+    model = CycleGAN(image_size=size, conv_dim=4, n_res_blocks=1, skips=skips)
     disc_a, disc_b = build_discriminator(kind, 4, size), build_discriminator(kind, 4, size)
     real_a, real_b = torch.rand(2, 3, size, size) * 2 - 1, torch.rand(2, 3, size, size) * 2 - 1
     out = model(real_a, real_b, with_identity=True)
@@ -202,10 +203,11 @@ def read_losses(run: Path) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def smoke_run(domains, tmp_path_factory) -> Path:
-    """4 steps with every option on: patch D, deluxe + DiffAugment, pool, identity, lr decay."""
+    """4 steps with every option on: patch D, deluxe + DiffAugment, pool, identity, lr decay, skips."""
     run = tmp_path_factory.mktemp("smoke") / "run"
     assert_ok(train(domains, run, "--iters", "4", "--sample-every", "2", "--checkpoint-every", "2",
-                    "--aug", "deluxe", "--diffaug", "--pool-size", "3", "--lambda-identity", "0.5", "--lr-decay"))
+                    "--aug", "deluxe", "--diffaug", "--pool-size", "3", "--lambda-identity", "0.5", "--lr-decay",
+                    "--skips"))
     return run
 
 
@@ -243,6 +245,7 @@ def test_smoke_run_writes_the_run_folder_contract(smoke_run):
 def test_export_is_the_ema_of_both_generators(smoke_run):
     model = CycleGAN.from_pretrained(smoke_run / "export")
     assert (model.domain_a, model.domain_b, model.image_size) == ("apple", "orange", 16)
+    assert model.gen_a2b.skips and model.gen_b2a.skips
     state = torch.load(smoke_run / "state.pt", weights_only=True)
     averaged, raw, reloaded = state["model_ema"], state["model"], model.state_dict()
     assert any(key.startswith("gen_a2b.") for key in averaged) and any(key.startswith("gen_b2a.") for key in averaged)

@@ -17,6 +17,7 @@ from train.ema import EMA, ema_decay_at
 def every_network() -> list[nn.Module]:
     torch.manual_seed(0)
     return [DCGenerator(latent_dim=16, conv_dim=8), CycleGenerator(conv_dim=8, n_res_blocks=2),
+            CycleGenerator(conv_dim=8, n_res_blocks=2, skips=True),
             DCDiscriminator(conv_dim=8), PatchDiscriminator(conv_dim=8), PatchGAN(conv_dim=8),
             build_discriminator("global+patch", 8, 64)]
 
@@ -38,7 +39,11 @@ def test_residual_branch_can_subtract():
     assert (block(x) - x).min() < -0.1
 
 
-@pytest.mark.parametrize("network", every_network(), ids=lambda network: type(network).__name__)
+def network_name(network: nn.Module) -> str:
+    return type(network).__name__ + ("-skips" if getattr(network, "skips", False) else "")
+
+
+@pytest.mark.parametrize("network", every_network(), ids=network_name)
 def test_no_convolution_bias_before_instance_norm(network):
     for module in network.modules():
         children = list(module.children())
@@ -47,7 +52,7 @@ def test_no_convolution_bias_before_instance_norm(network):
                 assert layer.bias is None, f"{type(network).__name__}: {layer} feeds {following}"
 
 
-@pytest.mark.parametrize("network", every_network(), ids=lambda network: type(network).__name__)
+@pytest.mark.parametrize("network", every_network(), ids=network_name)
 def test_initialisation_is_normal_0_002(network):
     conv_weights = torch.cat([module.weight.flatten() for module in network.modules()
                               if isinstance(module, nn.Conv2d | nn.ConvTranspose2d)])
@@ -99,6 +104,18 @@ def receptive_field_by_gradient(network: nn.Module, size: int) -> int:
     return int(columns.max() - columns.min() + 1)
 
 
+@pytest.mark.parametrize("skips", [False, True])
+def test_skips_carry_the_input_past_the_bottleneck(skips):
+    """Cut the path through the 16x16 bottleneck (its convolution at zero): without skips the output
+    no longer depends on the input; with them it still does, through the encoder's half-resolution
+    features and the input itself."""
+    torch.manual_seed(0)
+    generator = CycleGenerator(conv_dim=4, n_res_blocks=1, skips=skips).eval()
+    nn.init.zeros_(generator.encoder[1][0].weight)
+    first, second = generator(torch.randn(2, 3, 16, 16)).unbind()
+    assert (first - second).abs().max() > 1e-3 if skips else torch.equal(first, second)
+
+
 def test_patchgan_receptive_field_is_70_at_3_layers():
     assert PatchGAN.receptive_field(3) == 70
     assert PatchGAN.receptive_field(4) == 142
@@ -132,6 +149,19 @@ def test_format_1_dcgan_is_converted_on_load(tmp_path):
     assert loaded.format_version == FORMAT_VERSION
     z = torch.randn(2, 8)
     assert torch.equal(loaded(z), generator.eval()(z))
+
+
+def test_skips_travel_in_the_export_and_an_export_from_before_them_loads_without(tmp_path):
+    torch.manual_seed(0)
+    images = torch.randn(1, 3, 16, 16)
+    for skips in (True, False):
+        model = CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16, skips=skips).eval()
+        folder = tmp_path / str(skips)
+        # A format-2 export from before the option has no `skips` key: it is a generator without them.
+        write_export(folder, model, **({} if skips else {"skips": None}))
+        loaded = CycleGAN.from_pretrained(folder, strict=True)
+        assert loaded.gen_a2b.skips is skips and loaded.gen_b2a.skips is skips
+        assert torch.equal(loaded.gen_a2b(images), model.gen_a2b(images))
 
 
 def test_format_1_cyclegan_is_refused_in_one_line(tmp_path):

@@ -73,6 +73,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--iters", type=int, default=5000, help="training steps")
     parser.add_argument("--batch-size", type=int, default=16, help="images per domain per step (per process)")
     parser.add_argument("--n-res-blocks", type=int, default=3, help="residual blocks in each generator")
+    parser.add_argument("--skips", action="store_true",
+                        help="U-Net skip connections in the generators: the decoder also sees the encoder's "
+                             "half-resolution features and the input (sharper round trips)")
     parser.add_argument("--lr-g", type=float, default=2e-4, help="Adam learning rate of both generators")
     parser.add_argument("--lr-d", type=float, default=2e-4, help="Adam learning rate of both discriminators")
     parser.add_argument("--lr-decay", action="store_true",
@@ -101,7 +104,8 @@ def training_memory(args: argparse.Namespace, image_count: int, stored_size: int
     """Bytes a run needs: both generators and discriminators with Adam, one step's activations
     (both cycles, identity, the discriminators' [real; fake] batches), the images in memory."""
     def build():
-        model = CycleGAN(image_size=args.image_size, conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks)
+        model = CycleGAN(image_size=args.image_size, conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks,
+                         skips=args.skips)
         return model, *(build_discriminator(args.disc, args.conv_dim, args.image_size, args.patch_layers)
                         for _ in range(2))
 
@@ -172,7 +176,7 @@ class CycleGANTrainer(GANTrainer):
                  f"B = {args.name_b}: {len(self.data_b)} images from {args.data_b}; kept in memory at {stored_size} px")
         torch.manual_seed(args.seed)  # initial weights
         model = CycleGAN(domain_a=args.name_a, domain_b=args.name_b, image_size=args.image_size,
-                         conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks)
+                         conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks, skips=args.skips)
         # paper: D_X = disc_a judges F(b); D_Y = disc_b judges G(a).
         disc_a, disc_b = (build_discriminator(args.disc, args.conv_dim, args.image_size, args.patch_layers)
                           for _ in range(2))

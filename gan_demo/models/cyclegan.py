@@ -45,11 +45,17 @@ def encoder_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", "cyclegan", "pytorch"]):
-    """image (B, 3, H, W) in [-1, 1] -> translated image (B, 3, H, W) in [-1, 1]; H, W divisible by 4."""
+    """image (B, 3, H, W) in [-1, 1] -> translated image (B, 3, H, W) in [-1, 1]; H, W divisible by 4.
 
-    def __init__(self, conv_dim: int = 32, n_res_blocks: int = 3, format_version: int = FORMAT_VERSION):
+    With `skips`, the decoder also sees the encoder's half-resolution features and the input itself
+    (U-Net skip connections, as in pix2pix's generator), so detail the 16x16 bottleneck drops can
+    still reach the output."""
+
+    def __init__(self, conv_dim: int = 32, n_res_blocks: int = 3, skips: bool = False,
+                 format_version: int = FORMAT_VERSION):
         super().__init__()
-        self.conv_dim, self.n_res_blocks, self.format_version = conv_dim, n_res_blocks, format_version
+        self.conv_dim, self.n_res_blocks, self.skips = conv_dim, n_res_blocks, skips
+        self.format_version = format_version
         # Encoder: extract features at a quarter of the resolution.
         self.encoder = nn.Sequential(
             encoder_block(3, conv_dim),  # (B, c, 32, 32)
@@ -58,10 +64,11 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
         # Transformer: residual blocks keep the shape and change the content.
         self.transformer = nn.Sequential(*[ResidualBlock(conv_dim * 2) for _ in range(n_res_blocks)])  # (B, 2c, 16, 16)
         # Decoder: back to the input size.
+        to_rgb_channels = conv_dim * 2 + 3 if skips else conv_dim
         self.decoder = nn.Sequential(
-            up_block(conv_dim * 2, conv_dim),  # (B, c, 32, 32)
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.Conv2d(conv_dim, 3, kernel_size=3, padding=1),
+            up_block(conv_dim * 2, conv_dim),  # (B, c, 32, 32); with skips + encoder features: (B, 2c, 32, 32)
+            nn.Upsample(scale_factor=2, mode="nearest"),  # (B, c or 2c, 64, 64); with skips + input: (B, 2c + 3, 64, 64)
+            nn.Conv2d(to_rgb_channels, 3, kernel_size=3, padding=1),
             nn.Tanh(),
         )  # (B, 3, 64, 64)
         self.apply(init_weights)
@@ -70,7 +77,12 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
         height, width = images.shape[-2:]
         if height % 4 or width % 4:
             raise ValueError(f"image height and width must be divisible by 4, got {height}x{width}")
-        return self.decoder(self.transformer(self.encoder(images)))
+        if not self.skips:
+            return self.decoder(self.transformer(self.encoder(images)))
+        half = self.encoder[0](images)  # (B, c, 32, 32)
+        features = self.decoder[0](self.transformer(self.encoder[1](half)))  # (B, c, 32, 32)
+        features = self.decoder[1](torch.cat([features, half], dim=1))  # (B, 2c, 64, 64)
+        return self.decoder[3](self.decoder[2](torch.cat([features, images], dim=1)))  # (B, 3, 64, 64)
 
 
 class CycleGAN(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="image-to-image",
@@ -80,12 +92,12 @@ class CycleGAN(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="image
     wrapper cover both generators during training."""
 
     def __init__(self, domain_a: str = "a", domain_b: str = "b", image_size: int = 64, conv_dim: int = 32,
-                 n_res_blocks: int = 3, format_version: int = FORMAT_VERSION):
+                 n_res_blocks: int = 3, skips: bool = False, format_version: int = FORMAT_VERSION):
         super().__init__()
         self.domain_a, self.domain_b, self.image_size = domain_a, domain_b, image_size
         self.format_version = format_version
-        self.gen_a2b = CycleGenerator(conv_dim=conv_dim, n_res_blocks=n_res_blocks)  # paper: G
-        self.gen_b2a = CycleGenerator(conv_dim=conv_dim, n_res_blocks=n_res_blocks)  # paper: F
+        self.gen_a2b = CycleGenerator(conv_dim=conv_dim, n_res_blocks=n_res_blocks, skips=skips)  # paper: G
+        self.gen_b2a = CycleGenerator(conv_dim=conv_dim, n_res_blocks=n_res_blocks, skips=skips)  # paper: F
 
     def forward(self, real_a: torch.Tensor, real_b: torch.Tensor,
                 with_identity: bool = False) -> dict[str, torch.Tensor]:

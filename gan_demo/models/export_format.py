@@ -5,7 +5,8 @@ Format history:
 - 1 (no `format_version` key): CycleGAN residual blocks were one conv-IN-ReLU added to x, and the
   generator's encoder had conv biases before instance norm. DCGenerator weights are unchanged since.
 - 2: reference residual blocks (conv-IN-ReLU-conv-IN, reflection padding), no bias before any
-  instance norm, N(0, 0.02) initialisation.
+  instance norm, N(0, 0.02) initialisation. Later in format 2, CycleGAN gained the optional `skips`
+  key: an export without it is a generator without skip connections, exactly as before.
 """
 
 from typing import Any
