@@ -63,12 +63,12 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
         )
         # Transformer: residual blocks keep the shape and change the content.
         self.transformer = nn.Sequential(*[ResidualBlock(conv_dim * 2) for _ in range(n_res_blocks)])  # (B, 2c, 16, 16)
-        # Decoder: back to the input size.
-        to_rgb_channels = conv_dim * 2 + 3 if skips else conv_dim
+        # Decoder: back to the input size. With skips, the encoder's (B, c, 32, 32) features join the
+        # decoder's before the upsampling, and the input joins before the last convolution.
         self.decoder = nn.Sequential(
-            up_block(conv_dim * 2, conv_dim),  # (B, c, 32, 32); with skips + encoder features: (B, 2c, 32, 32)
-            nn.Upsample(scale_factor=2, mode="nearest"),  # (B, c or 2c, 64, 64); with skips + input: (B, 2c + 3, 64, 64)
-            nn.Conv2d(to_rgb_channels, 3, kernel_size=3, padding=1),
+            up_block(conv_dim * 2, conv_dim),  # (B, c, 32, 32)
+            nn.Upsample(scale_factor=2, mode="nearest"),  # (B, c, 64, 64); with skips (B, 2c, 64, 64)
+            nn.Conv2d(conv_dim * 2 + 3 if skips else conv_dim, 3, kernel_size=3, padding=1),
             nn.Tanh(),
         )  # (B, 3, 64, 64)
         self.apply(init_weights)
@@ -79,10 +79,12 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
             raise ValueError(f"image height and width must be divisible by 4, got {height}x{width}")
         if not self.skips:
             return self.decoder(self.transformer(self.encoder(images)))
-        half = self.encoder[0](images)  # (B, c, 32, 32)
-        features = self.decoder[0](self.transformer(self.encoder[1](half)))  # (B, c, 32, 32)
-        features = self.decoder[1](torch.cat([features, half], dim=1))  # (B, 2c, 64, 64)
-        return self.decoder[3](self.decoder[2](torch.cat([features, images], dim=1)))  # (B, 3, 64, 64)
+        to_half, to_quarter = self.encoder
+        up_to_half, upsample, to_rgb, tanh = self.decoder
+        half = to_half(images)  # (B, c, 32, 32)
+        features = up_to_half(self.transformer(to_quarter(half)))  # (B, c, 32, 32)
+        features = upsample(torch.cat([features, half], dim=1))  # (B, 2c, 64, 64)
+        return tanh(to_rgb(torch.cat([features, images], dim=1)))  # (B, 3, 64, 64)
 
 
 class CycleGAN(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="image-to-image",
