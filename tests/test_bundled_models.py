@@ -45,9 +45,10 @@ def test_quality_figures_on_the_real_data(tmp_path):
     # The basic model collapses: its samples are far closer to each other than real cats are.
     basic = figures["dcgan-grumpy-basic"]
     assert basic["sample_to_nearest_other_sample"] < 0.5 * basic["training_image_to_nearest_other"]
-    # The cycle loss keeps round trips close; without it they drift.
-    assert figures["cyclegan-cats"]["l1_a_to_b_to_a"] < 0.2 < figures["cyclegan-cats-nocycle"]["l1_a_to_b_to_a"]
-    assert figures["cyclegan-apple2orange"]["l1_b_to_a_to_b"] < 0.25
+    # The cycle loss keeps held-out round trips within an L1 of 0.10 both ways; without it they drift.
+    for name in ("cyclegan-cats", "cyclegan-apple2orange"):
+        assert figures[name]["l1_a_to_b_to_a"] <= 0.1 and figures[name]["l1_b_to_a_to_b"] <= 0.1, name
+    assert figures["cyclegan-cats-nocycle"]["l1_a_to_b_to_a"] > 0.2
     # On held-out images, a classifier of real images puts >= 90 % of the translations in the target domain.
     for name in ("cyclegan-cats", "cyclegan-apple2orange"):
         assert figures[name]["held_out"]

@@ -37,9 +37,10 @@ def tiny_model() -> CycleGAN:
 # -- networks and losses ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("skips", [False, True])
 @pytest.mark.parametrize("height, width", [(16, 16), (32, 32), (16, 64), (48, 20)])
-def test_generator_output_has_the_input_shape(height, width):
-    generator = CycleGenerator(conv_dim=4, n_res_blocks=1)
+def test_generator_output_has_the_input_shape(height, width, skips):
+    generator = CycleGenerator(conv_dim=4, n_res_blocks=1, skips=skips)
     images = torch.rand(2, 3, height, width) * 2 - 1
     out = generator(images)
     assert out.shape == images.shape
