@@ -28,8 +28,8 @@ from train.run_folder import EXPORT_FILES
 HOLDOUT = ["--holdout", "0.1"]
 DCGAN = ["-m", "train.dcgan", "--data", "{root}/cat/grumpy", "--image-size", "64", "--conv-dim", "32",
          "--batch-size", "16", "--iters", "6400", "--sample-every", "200", "--ema-decay", "0.999", *HOLDOUT]
-# U-Net skips in the generators carry the detail that the 16x16 bottleneck drops: the round trips
-# became sharper by a third in a 2000-step fruit trial (checkpoints/README.md, "Experiments").
+# U-Net skips in the generators carry the detail that the 16x16 bottleneck drops: they nearly halved
+# the fruit's round-trip L1 in a 2000-step trial (checkpoints/README.md, "Experiments").
 CATS = ["-m", "train.cyclegan", "--data-a", "{root}/cat/russian_blue", "--data-b", "{root}/cat/grumpy",
         "--image-size", "64", "--batch-size", "4", "--disc", "patch", "--aug", "deluxe", "--diffaug", "--skips",
         *HOLDOUT]

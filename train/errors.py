@@ -25,11 +25,11 @@ def describe_os_error(error: OSError) -> str:
 def exit_interrupted(signum: int, message: str) -> None:
     """Print `message` as the one line a stop leaves, and exit at once with 128 + the signal's number.
 
-    Called from signal handlers, so it exits with os._exit rather than raising SystemExit: an
-    exception raised in a handler surfaces wherever the program happens to be, and there a library
-    may swallow it (a `try: import ... except ImportError` around a C extension whose initialisation
-    it interrupted) or turn it into an ImportError with a traceback. Whoever calls this has nothing
-    left to save or close."""
+    Called from signal handlers (and once a KeyboardInterrupt was caught), so it exits with os._exit
+    rather than raising SystemExit: an exception raised in a handler surfaces wherever the program
+    happens to be, and there a library may swallow it (a `try: import ... except ImportError` around
+    a C extension whose initialisation it interrupted) or turn it into an ImportError with a
+    traceback. Whoever calls this has nothing left to save or close."""
     sys.stdout.flush()
     print(message, file=sys.stderr, flush=True)
     os._exit(128 + signum)

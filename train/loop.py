@@ -225,9 +225,10 @@ class StopSignals:
     """Ctrl-C (SIGINT) and SIGTERM become a request to stop, checked between steps, so a stopped run
     never saves the state of a half-finished step. A second signal means "stop now": exit at once
     with one line, leaving the last saved state (the temporary files of a write it cut short are
-    removed first; each file is replaced atomically, so the saved ones stay whole). Under a launcher (torchrun, `accelerate launch`)
-    a repeated signal is the launcher passing on the one the terminal already sent; the launcher
-    itself kills the processes if they do not finish, so a repeat is ignored there."""
+    removed first; each file is replaced atomically, so the saved ones stay whole). Under a launcher
+    (torchrun, `accelerate launch`) a repeated signal is the launcher passing on the one the terminal
+    already sent; the launcher itself kills the processes if they do not finish, so a repeat is
+    ignored there."""
 
     def __init__(self, saved_step: Callable[[], int], remove_unfinished_writes: Callable[[], None]):
         self.received: int | None = None
