@@ -20,7 +20,7 @@ import torch
 
 from gan_demo import runtime
 from gan_demo.models import DCGenerator
-from gan_demo.models.dcgan import check_power_of_two
+from gan_demo.models.dcgan import NORMS, check_power_of_two
 from train import augment, losses
 from train.data import batch_indices, list_images, load_image_folder, step_generator
 from train.discriminators import DCDiscriminator
@@ -51,8 +51,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16, help="images per step (per process)")
     parser.add_argument("--latent-dim", type=int, default=100, help="size of the latent vector z")
     parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of G and D")
+    parser.add_argument("--norm", choices=NORMS, default="pixel",
+                        help="the generator's normalisation: pixel norm lets cats differ in overall colour and "
+                             "brightness; instance norm (the course's) makes them all alike in both")
     add_common_arguments(parser, sample_every=200, checkpoint_every=400)
-    return parse_arguments(parser, argv, check_args)
+    # A run folder from before --norm trained an instance-norm generator.
+    return parse_arguments(parser, argv, check_args, before_flags={"norm": "instance"})
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -65,10 +69,16 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--image-size must be a power of two such as 32, 64 or 128, got {args.image_size}") from None
 
 
+def generator(args: argparse.Namespace) -> DCGenerator:
+    """A new generator of the run's sizes and normalisation."""
+    return DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim, image_size=args.image_size,
+                       norm=args.norm)
+
+
 def training_memory(args: argparse.Namespace, image_count: int, stored_size: int) -> float:
     """Bytes a run needs: G, its EMA copy and D with Adam, one step's activations, the images in memory."""
     def build():
-        return (DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim, image_size=args.image_size),
+        return (generator(args),
                 DCDiscriminator(conv_dim=args.conv_dim, image_size=args.image_size))
 
     def forward(gen, disc):
@@ -92,7 +102,7 @@ class DCGANTrainer(GANTrainer):
         self.data = load_image_folder(args.data, stored_size, warn=self.log, holdout=args.holdout).to(self.device)
         self.log(f"{len(self.data)} images from {args.data}, kept in memory at {self.data.shape[-1]} px")
         torch.manual_seed(args.seed)  # initial weights
-        gen = DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim, image_size=args.image_size)
+        gen = generator(args)
         disc = DCDiscriminator(conv_dim=args.conv_dim, image_size=args.image_size)
         for network in (gen, disc):
             runtime.channels_last(network)  # NHWC weights: faster convolutions on oneDNN and cuDNN

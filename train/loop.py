@@ -132,9 +132,12 @@ def check_out_outside_data(args: argparse.Namespace) -> None:
                             "training images; choose a run folder outside the data")
 
 
-def saved_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
+def saved_settings(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                   before_flags: dict | None = None) -> dict:
     """With --resume, the settings in RUN_DIR/config.json that win over the command line (all but
-    CHANGEABLE_ON_RESUME), each checked to have its flag's type; {} for a fresh run."""
+    CHANGEABLE_ON_RESUME), each checked to have its flag's type; {} for a fresh run. `before_flags`
+    names the setting a run had when its config.json predates a flag (its value then, not the
+    flag's default today)."""
     path = args.out / "config.json"
     if not args.resume or not path.is_file():
         return {}
@@ -146,7 +149,7 @@ def saved_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         raise UserError(f"cannot read {describe_os_error(error)}") from None
     if not isinstance(saved, dict):
         raise UserError(f"{path}: not a JSON object of settings; fix or delete it")
-    settings = {}
+    settings = {dest: value for dest, value in (before_flags or {}).items() if dest not in saved}
     for action in parser._actions:
         if action.dest not in saved or action.dest in CHANGEABLE_ON_RESUME:
             continue
@@ -175,13 +178,14 @@ def has_flag_type(action: argparse.Action, value) -> bool:
     return action.choices is None or value in action.choices
 
 
-def parse_arguments(parser: argparse.ArgumentParser, argv: list[str],
-                    check: Callable[[argparse.Namespace], None]) -> argparse.Namespace:
-    """Parse `argv` and `check` the flags; with --resume, merge the saved config.json over them and
-    check the result again (a hand-edited file gets the same checks, naming the file)."""
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str], check: Callable[[argparse.Namespace], None],
+                    before_flags: dict | None = None) -> argparse.Namespace:
+    """Parse `argv` and `check` the flags; with --resume, merge the saved config.json over them
+    (see saved_settings) and check the result again (a hand-edited file gets the same checks,
+    naming the file)."""
     args = parser.parse_args(argv)
     check(args)
-    saved = saved_settings(parser, args)
+    saved = saved_settings(parser, args, before_flags)
     if not saved:
         return args
     merged = argparse.Namespace(**{**vars(args), **saved})
