@@ -67,9 +67,9 @@ class PlainDCGAN:
     loss_names = ["d_real", "d_fake", "g"]
 
     def __init__(self, folder: Path, batch_size: int = 16, image_size: int = 64, conv_dim: int = 32,
-                 latent_dim: int = 100, lr: float = 2e-4, seed: int = 0):
+                 latent_dim: int = 100, lr: float = 2e-4, norm: str = "pixel", seed: int = 0):
         torch.manual_seed(seed)
-        self.gen = DCGenerator(latent_dim=latent_dim, conv_dim=conv_dim, image_size=image_size)
+        self.gen = DCGenerator(latent_dim=latent_dim, conv_dim=conv_dim, image_size=image_size, norm=norm)
         self.disc = DCDiscriminator(conv_dim=conv_dim, image_size=image_size)
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=lr, betas=BETAS)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=BETAS)

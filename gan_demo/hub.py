@@ -27,6 +27,7 @@ from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import httpx  # the client's HTTP library as it exports it (httpx2 in 2.x): see below
 
 from gan_demo.models import CycleGAN, DCGenerator
+from gan_demo.models.dcgan import NORMS
 from gan_demo.models.export_format import ExportFormatError, check_format
 
 # An exported model (RUN_DIR/export, checkpoints/<name>/, a Hub repo) is exactly these files.
@@ -165,7 +166,7 @@ MAX_CONFIG_BYTES = 64 * 1024
 ADDABLE_CLASSES: tuple[type[torch.nn.Module], ...] = (DCGenerator, CycleGAN)
 SIZE_LIMITS = {"latent_dim": (1, 1024), "conv_dim": (1, 128), "image_size": (16, 256), "n_res_blocks": (1, 12)}
 MAX_DOMAIN_NAME = 40
-OPTIONAL_KEYS = {"format_version", "skips"}  # config.json keys an export may lack (their defaults apply)
+OPTIONAL_KEYS = {"format_version", "skips", "norm"}  # config.json keys an export may lack (defaults apply)
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,8 @@ def read_config(where: str, path: Path) -> dict:
 
 def class_of(where: str, config: dict) -> type[torch.nn.Module]:
     """The gan-demo class whose constructor arguments are exactly config.json's keys, but for those of
-    OPTIONAL_KEYS that it lacks (format_version: format 1 exports; skips: CycleGANs exported before it)."""
+    OPTIONAL_KEYS that it lacks (format_version: format 1 exports; skips and norm: CycleGANs and DCGANs
+    exported before those options)."""
     keys = set(config)
     for model_class in ADDABLE_CLASSES:
         parameters = set(inspect.signature(model_class.__init__).parameters) - {"self"}
@@ -269,6 +271,8 @@ def check_sizes(where: str, config: dict) -> None:
         raise HubError(f"{where}: image_size {config['image_size']} is not a power of two")
     if not isinstance(config.get("skips", False), bool):
         raise HubError(f"{where}: skips must be true or false, not {config['skips']!r}")
+    if config.get("norm", "instance") not in NORMS:
+        raise HubError(f"{where}: norm must be one of {', '.join(NORMS)}, not {config['norm']!r}")
     for key in ("domain_a", "domain_b"):
         if key in config and not (isinstance(config[key], str) and 0 < len(config[key]) <= MAX_DOMAIN_NAME
                                   and config[key].isprintable()):

@@ -96,7 +96,7 @@ def hub():
 
 def test_a_revision_is_pinned_to_its_commit_and_a_later_push_changes_nothing_added(hub, tmp_path):
     torch.manual_seed(0)
-    first, second = (DCGenerator(latent_dim=8, conv_dim=4, image_size=16) for _ in range(2))
+    first, second = (DCGenerator(latent_dim=8, conv_dim=4, image_size=16, norm=norm) for norm in ("instance", "pixel"))
     cyclegan = CycleGAN("apple", "orange", image_size=16, conv_dim=4, n_res_blocks=1, skips=True)
     older_cyclegan = CycleGAN("apple", "orange", image_size=16, conv_dim=4, n_res_blocks=1)
     first_commit = publish(hub, "cats", export_files(first, tmp_path / "first"))
@@ -141,6 +141,8 @@ REFUSALS = [
     ("old-format", {"config.json": config_bytes(domain_a="a", domain_b="b", image_size=16, conv_dim=4,
                                                 n_res_blocks=1)}, None,
      "this CycleGAN export has format 1, whose networks differ from today's (format 2)"),
+    ("unknown-norm", {"config.json": config_bytes(latent_dim=8, conv_dim=4, image_size=16, norm="batch")}, None,
+     "norm must be one of pixel, instance, not 'batch'"),
     ("skips-not-bool", {"config.json": config_bytes(domain_a="a", domain_b="b", image_size=16, conv_dim=4,
                                                     n_res_blocks=1, skips="yes", format_version=2)}, None,
      "skips must be true or false, not 'yes'"),

@@ -10,13 +10,15 @@ from torch import nn
 
 from gan_demo.models import FORMAT_VERSION, CycleGAN, CycleGenerator, DCGenerator, ExportFormatError
 from gan_demo.models.cyclegan import ResidualBlock
+from gan_demo.models.dcgan import PixelNorm
 from train.discriminators import DCDiscriminator, PatchDiscriminator, PatchGAN, build_discriminator
 from train.ema import EMA, ema_decay_at
 
 
 def every_network() -> list[nn.Module]:
     torch.manual_seed(0)
-    return [DCGenerator(latent_dim=16, conv_dim=8), CycleGenerator(conv_dim=8, n_res_blocks=2),
+    return [DCGenerator(latent_dim=16, conv_dim=8), DCGenerator(latent_dim=16, conv_dim=8, norm="pixel"),
+            CycleGenerator(conv_dim=8, n_res_blocks=2),
             CycleGenerator(conv_dim=8, n_res_blocks=2, skips=True),
             DCDiscriminator(conv_dim=8), PatchDiscriminator(conv_dim=8), PatchGAN(conv_dim=8),
             build_discriminator("global+patch", 8, 64)]
@@ -40,7 +42,8 @@ def test_residual_branch_can_subtract():
 
 
 def network_name(network: nn.Module) -> str:
-    return type(network).__name__ + ("-skips" if getattr(network, "skips", False) else "")
+    return (type(network).__name__ + ("-skips" if getattr(network, "skips", False) else "")
+            + ("-pixel-norm" if getattr(network, "norm", None) == "pixel" else ""))
 
 
 @pytest.mark.parametrize("network", every_network(), ids=network_name)
@@ -162,6 +165,57 @@ def test_skips_travel_in_the_export_and_an_export_from_before_them_loads_without
         loaded = CycleGAN.from_pretrained(folder, strict=True)
         assert loaded.gen_a2b.skips is skips and loaded.gen_b2a.skips is skips
         assert torch.equal(loaded.gen_a2b(images), model.gen_a2b(images))
+
+
+def test_pixel_norm_gives_every_pixel_unit_root_mean_square():
+    features = torch.randn(2, 8, 5, 5) * torch.rand(2, 1, 5, 5) * 10
+    normalised = PixelNorm()(features)
+    assert torch.allclose(normalised.pow(2).mean(dim=1), torch.ones(2, 5, 5), atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["instance", "pixel"])
+def test_only_pixel_norm_lets_a_channel_offset_reach_the_image(norm):
+    """Instance norm removes whatever each image adds to a whole channel, and with it the image's
+    overall colour and brightness; pixel norm passes it on."""
+    torch.manual_seed(0)
+    generator = DCGenerator(latent_dim=16, conv_dim=8, image_size=16, norm=norm).eval()
+    z = torch.randn(2, 16)
+    plain = generator(z)
+    offset = torch.zeros(1, generator.stem[0].out_channels, 1, 1)
+    offset[0, :4] = 3.0  # a constant added over the whole 4x4 map of four stem channels
+    generator.stem[0].register_forward_hook(lambda module, inputs, output: output + offset)
+    moved = generator(z)
+    if norm == "instance":
+        torch.testing.assert_close(moved, plain, atol=1e-4, rtol=0)
+    else:
+        assert (moved - plain).abs().mean() > 1e-2
+
+
+@pytest.mark.parametrize("norm", ["instance", "pixel"])
+def test_the_latent_scale_is_ignored_with_either_norm(norm):
+    """gan_demo/projection.py relies on G(c z) == G(z) for c > 0."""
+    torch.manual_seed(0)
+    generator = DCGenerator(latent_dim=16, conv_dim=8, image_size=16, norm=norm).eval()
+    z = torch.randn(3, 16)
+    torch.testing.assert_close(generator(3.7 * z), generator(z), atol=1e-3, rtol=0)  # up to the norms' epsilon
+
+
+def test_norm_travels_in_the_export_and_an_export_from_before_it_loads_with_instance_norm(tmp_path):
+    torch.manual_seed(0)
+    z = torch.randn(2, 8)
+    for norm in ("pixel", "instance"):
+        generator = DCGenerator(latent_dim=8, conv_dim=4, image_size=16, norm=norm).eval()
+        folder = tmp_path / norm
+        # A format-2 export from before the option has no `norm` key: its generator used instance norm.
+        write_export(folder, generator, **({} if norm == "pixel" else {"norm": None}))
+        loaded = DCGenerator.from_pretrained(folder, strict=True)
+        assert loaded.norm == norm
+        assert torch.equal(loaded(z), generator(z))
+
+
+def test_an_unknown_norm_is_refused():
+    with pytest.raises(ValueError, match="norm must be one of pixel, instance"):
+        DCGenerator(norm="batch")
 
 
 def test_format_1_cyclegan_is_refused_in_one_line(tmp_path):

@@ -50,6 +50,7 @@ def test_smoke_run_writes_the_run_folder_contract(image_folder, tmp_path):
 
     config = json.loads((out / "config.json").read_text())
     assert config["aug"] == "deluxe" and config["diffaug"] is True and config["iters"] == 12
+    assert config["norm"] == "pixel" and DCGenerator.from_pretrained(out / "export").norm == "pixel"
 
     lines = (out / "losses.csv").read_text().splitlines()
     assert lines[0] == "step,d_real,d_fake,g" and len(lines) == 13
@@ -93,6 +94,17 @@ def test_resume_gives_the_same_weights_as_a_straight_run(image_folder, tmp_path)
         for name, value in straight_state[network].items():
             assert torch.equal(value, resumed_state[network][name]), f"{network}.{name}"
     assert (tmp_path / "straight" / "losses.csv").read_text() == (tmp_path / "resumed" / "losses.csv").read_text()
+
+
+def test_a_run_from_before_the_norm_flag_resumes_with_instance_norm(image_folder, tmp_path):
+    out = tmp_path / "run"
+    train(image_folder, out, "--iters", "3", "--norm", "instance")
+    config = json.loads((out / "config.json").read_text())
+    del config["norm"]  # as a run folder written before --norm
+    (out / "config.json").write_text(json.dumps(config))
+    train(image_folder, out, "--iters", "5", "--resume")
+    assert DCGenerator.from_pretrained(out / "export").norm == "instance"
+    assert len((out / "losses.csv").read_text().splitlines()) == 6
 
 
 def test_resume_after_sigkill_at_random_moments(image_folder, tmp_path):
