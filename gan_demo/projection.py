@@ -10,9 +10,8 @@ with weight 1 and 0.1990 with weight 0.3 against 0.1969 without.)
 
 The prior: after every step z is put back on the sphere of radius sqrt(latent_dim), the shell
 where nearly all of N(0, I)'s mass lies, so the latent stays one the generator was trained on and
-the sliders and interpolation (which assume such latents) keep working. It costs no fit here:
-the generator's first layer is a bias-free transposed convolution followed by instance or pixel
-norm, so G(c z) = G(z) for every c > 0 and only z's direction matters.
+the sliders and interpolation (which assume such latents) keep working. For an instance-norm
+generator it costs no fit, since G(c z) = G(z) for every c > 0 there (gan_demo/models/dcgan.py).
 
 The generator runs in the precision the inference functions draw in (`runtime.draw`): the app's
 bf16, where the CPU has it, makes projection faster at the same distance (docs/performance.md).

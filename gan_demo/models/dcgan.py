@@ -7,8 +7,11 @@ gives each channel of each layer the same mean and spread in every image. Its ca
 nearly one overall colour and brightness: across 512 samples the per-image mean colour varied with
 a standard deviation of 0.02 per channel, where the real grumpy cats vary by 0.15 (on the [-1, 1]
 scale). Pixel norm (ProGAN's) scales each pixel's feature vector instead and keeps those per-image
-statistics: in 2000-step trials it tripled the spread and brought held-out photos closer when
-projected (checkpoints/README.md, "Experiments"). Exports from before the option use instance norm.
+statistics; the convolutions before it keep their biases, which instance norm would cancel. In
+2000-step trials this quadrupled the spread and brought held-out photos closer when projected
+(checkpoints/README.md, "Experiments"). The biases also make the generator depend on z's length,
+so truncation changes a pixel-norm cat; with instance norm G(c z) = G(z) for every c > 0.
+Exports from before the option use instance norm.
 
 Shapes in comments are for the defaults: image_size 64, conv_dim 32 (written c), latent_dim 100.
 """
@@ -60,11 +63,12 @@ def normalization(norm: str, channels: int) -> nn.Module:
 
 def up_block(in_channels: int, out_channels: int, norm: str = "instance") -> nn.Sequential:
     """Double the spatial size: nearest-neighbour upsampling, then a 3x3 convolution, normalisation
-    and ReLU. (Upsample + conv avoids the checkerboard artefacts of strided transposed convs.) The
-    convolution has no bias: instance norm subtracts the per-channel mean, which would cancel it."""
+    and ReLU. (Upsample + conv avoids the checkerboard artefacts of strided transposed convs.) Before
+    instance norm the convolution has no bias: the norm subtracts the per-channel mean, which would
+    cancel it; pixel norm keeps it."""
     return nn.Sequential(
         nn.Upsample(scale_factor=2, mode="nearest"),
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=norm != "instance"),
         normalization(norm, out_channels),
         nn.ReLU(inplace=True),
     )
@@ -85,7 +89,7 @@ class DCGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="un
 
         # 1x1 -> 4x4 needs a transposed convolution: a plain conv has nothing to slide over at 1x1.
         self.stem = nn.Sequential(
-            nn.ConvTranspose2d(latent_dim, channels, kernel_size=4, stride=1, padding=0, bias=False),
+            nn.ConvTranspose2d(latent_dim, channels, kernel_size=4, stride=1, padding=0, bias=norm != "instance"),
             normalization(norm, channels),
             nn.ReLU(inplace=True),
         )  # (B, 8c, 4, 4)
