@@ -1,14 +1,15 @@
 """The bundled checkpoints: every folder is a complete export that loads with from_pretrained,
 within the size budget; and, where the real data is on this machine (`-m slow`), the quality
-figures of checkpoints/README.md still hold."""
+figures of checkpoints/README.md and the projection target still hold."""
 
 import json
 
 import pytest
 
-from gan_demo import catalog
+from gan_demo import catalog, projection
 from gan_demo.inference import load_cyclegan, load_generator
 from tests.conftest import ROOT, run_cli
+from train.data import list_images, split_holdout
 
 CHECKPOINTS = ROOT / "checkpoints"
 DATA_ROOT = ROOT.parent / "shared" / "data"
@@ -53,3 +54,15 @@ def test_quality_figures_on_the_real_data(tmp_path):
     for name in ("cyclegan-cats", "cyclegan-apple2orange"):
         assert figures[name]["held_out"]
         assert figures[name]["a_to_b_classified_b"] >= 0.9 and figures[name]["b_to_a_classified_a"] >= 0.9, name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DATA_ROOT.is_dir(), reason=f"the real training data is not at {DATA_ROOT}")
+def test_photos_the_default_dcgan_never_saw_project_within_0_18():
+    """/project's target: mean L1 <= 0.18 between each held-out grumpy photo and its reconstruction."""
+    generator = load_generator(CHECKPOINTS / catalog.DEFAULT_DCGAN)
+    folder = DATA_ROOT / "cat" / "grumpy"
+    held_out = split_holdout(list_images(folder, "--data"), folder, 0.1)[1]
+    assert len(held_out) == 18
+    distances = [projection.project(generator, photo).distance for photo in held_out]
+    assert sum(distances) / len(distances) <= 0.18
