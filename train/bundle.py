@@ -119,15 +119,17 @@ def parse_and_run(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if not args.data_root.is_dir():
         raise UserError(f"--data-root {args.data_root}: no such folder")
+    # Relative to the project root, so the model cards (which name the data) hold no machine's paths.
+    data_root = Path(os.path.relpath(args.data_root))
     for name in args.only or RUNS:
-        arguments = command(name, args.data_root, args.out)
+        arguments = command(name, data_root, args.out)
         print(f"== {name}: {' '.join(arguments[1:])}", flush=True)
         if subprocess.run(arguments).returncode != 0:
             raise UserError(f"run {name} failed; rerun the same command to resume it")
         if args.install:
             install(args.out / name, Path("checkpoints") / name)
     if args.install:
-        write_table(list(RUNS), args.data_root, args.out, Path("checkpoints") / "README.md")
+        write_table(list(RUNS), data_root, args.out, Path("checkpoints") / "README.md")
 
 
 if __name__ == "__main__":
