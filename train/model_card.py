@@ -175,6 +175,5 @@ requirements installed:
 
 {snippet}
 """
-    card = ModelCard(body)
-    card.data = card_data(kind)
-    return str(card)
+    # The metadata block goes in with the text: a card made without one logs a warning on every export.
+    return str(ModelCard(f"---\n{card_data(kind).to_yaml()}\n---\n{body}"))
