@@ -8,8 +8,8 @@ nearly one overall colour and brightness: across 512 samples the per-image mean 
 a standard deviation of 0.02 per channel, where the real grumpy cats vary by 0.15 (on the [-1, 1]
 scale). Pixel norm (ProGAN's) scales each pixel's feature vector instead and keeps those per-image
 statistics; the convolutions before it keep their biases, which instance norm would cancel. In
-2000-step trials this quadrupled the spread and brought held-out photos closer when projected
-(checkpoints/README.md, "Experiments"). The biases also make the generator depend on z's length,
+2000-step trials this made the spread six times as wide and brought held-out photos closer when
+projected (checkpoints/README.md, "Experiments"). The biases also make the generator depend on z's length,
 so truncation changes a pixel-norm cat; with instance norm G(c z) = G(z) for every c > 0.
 Exports from before the option use instance norm.
 
