@@ -138,11 +138,11 @@ def check_image_size(image_size: int, disc: str, patch_layers: int) -> None:
 
 
 def decay_factor(step: int, iters: int) -> float:
-    """Learning-rate multiplier of step `step` (1-based) for --lr-decay: 1 over the first half,
-    then linearly down to 1 / (iters - iters // 2) at the last step. A function of the step alone,
-    so resuming needs no scheduler state."""
+    """Learning-rate multiplier of step `step` (1-based) for --lr-decay: 1 up to step iters // 2,
+    then linearly down to exactly 0 at the last step (iters). A function of the step alone, so
+    resuming needs no scheduler state."""
     half = iters // 2
-    return 1.0 if step <= half else (iters - step + 1) / (iters - half)
+    return 1.0 if step <= half else (iters - step) / (iters - half)
 
 
 def fixed_inputs(images: torch.Tensor, image_size: int, seed: int) -> torch.Tensor:
@@ -194,7 +194,8 @@ class CycleGANTrainer(GANTrainer):
             model, disc_a, disc_b, opt_gen, opt_disc)
 
     def real_batch(self, data: torch.Tensor, seed: int, step: int, rng: torch.Generator) -> torch.Tensor:
-        indices = batch_indices(len(data), self.args.batch_size, seed, step, self.rank).to(self.device)
+        indices = batch_indices(len(data), self.args.batch_size, seed, step, self.rank,
+                                self.accelerator.num_processes).to(self.device)
         return augment.real_batch(data[indices], self.args.aug, self.args.image_size, rng)  # (B, 3, S, S)
 
     def set_learning_rates(self, step: int) -> None:
@@ -232,6 +233,11 @@ class CycleGANTrainer(GANTrainer):
             out = self.model(real_a, real_b, with_identity=with_identity)
 
             # (1) Update D_A and D_B: real -> 1, fake -> 0 (least squares); fakes detached, from the pools.
+            # D goes first, as in Goodfellow et al.'s algorithm and the DCGAN trainer (the reference
+            # CycleGAN code updates G first). Both orders use the same fakes, since the generators
+            # change only in (2); D first means G's adversarial gradient comes from discriminators
+            # that have just learnt from these fakes, not from ones a step older. The paper fixes no
+            # order; this one gives G the freshest judge at no extra cost.
             pooled_a = self.pool_a.query(out["fake_a"].float(), rng)
             pooled_b = self.pool_b.query(out["fake_b"].float(), rng)
             d_a = self.discriminator_loss(self.disc_a, real_a, pooled_a, view)

@@ -1,8 +1,8 @@
 """Image-folder data sets, decoded once and kept in memory as one uint8 tensor, and the
-stateless batch sampler: which images make up step s depends only on (seed, s, process rank), so
-a resumed run draws exactly the batches an uninterrupted run would have drawn. Every consumer of
-randomness (the data order, each step's augmentation and noise) has its own stream, salted with
-its name, so no two of them ever draw the same numbers."""
+stateless batch sampler: which images make up step s depends only on (seed, s, process rank and
+process count), so a resumed run draws exactly the batches an uninterrupted run would have
+drawn. Every consumer of randomness (the data order, each step's augmentation and noise) has its
+own stream, salted with its name, so no two of them ever draw the same numbers."""
 
 import hashlib
 from pathlib import Path
@@ -73,14 +73,22 @@ def step_generator(seed: int, step: int, rank: int = 0, device: "str | torch.dev
     return torch.Generator(device=device).manual_seed(stream_seed(seed, "step", step, rank))
 
 
-def batch_indices(count: int, batch_size: int, seed: int, step: int, rank: int = 0) -> torch.Tensor:
-    """Indices of the images in batch `step` (1-based) of one process: the data set is shuffled
-    once per epoch (per process) and walked in order; a set smaller than a batch is drawn with
-    replacement. Its own streams: the data order never repeats the step generator's numbers."""
-    if count < batch_size:
+def batch_indices(count: int, batch_size: int, seed: int, step: int, rank: int = 0,
+                  world_size: int = 1) -> torch.Tensor:
+    """Indices of the images in batch `step` (1-based) of process `rank` of `world_size`, as
+    DistributedSampler(drop_last=True) and a DataLoader would give them: every epoch one shuffle of
+    the whole set, shared by all processes, is dealt out to them in turn (process r takes positions
+    r, r + world_size, ...), so within an epoch the processes see disjoint images and together every
+    image but the fewer than world_size * batch_size left over; each walks its share in batches.
+    A share smaller than a batch is drawn with replacement, per process. Its own streams: the data
+    order never repeats the step generator's numbers."""
+    share = count // world_size
+    if share < batch_size:
         draw = torch.Generator().manual_seed(stream_seed(seed, "data-draw", step, rank))
         return torch.randint(0, count, (batch_size,), generator=draw)
-    batches_per_epoch = count // batch_size
-    epoch, position = divmod(step - 1, batches_per_epoch)
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(stream_seed(seed, "data-order", epoch, rank)))
-    return order[position * batch_size:(position + 1) * batch_size]
+    epoch, position = divmod(step - 1, share // batch_size)
+    # One shuffle for all processes, salted with rank 0 as before the processes shared it, so a
+    # single process keeps the order it always had.
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(stream_seed(seed, "data-order", epoch, 0)))
+    mine = order[rank::world_size][:share]
+    return mine[position * batch_size:(position + 1) * batch_size]

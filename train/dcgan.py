@@ -126,7 +126,8 @@ class DCGANTrainer(GANTrainer):
         """The real images (B, 3, S, S), latents (B, latent_dim) and random generator of step `step`."""
         args = self.args
         rng = step_generator(args.seed, step, self.rank, self.device)
-        indices = batch_indices(len(self.data), args.batch_size, args.seed, step, self.rank).to(self.device)
+        indices = batch_indices(len(self.data), args.batch_size, args.seed, step, self.rank,
+                                self.accelerator.num_processes).to(self.device)
         real = augment.real_batch(self.data[indices], args.aug, args.image_size, rng)  # (B, 3, S, S)
         z = torch.randn(args.batch_size, args.latent_dim, generator=rng, device=self.device)
         return real, z, rng
