@@ -14,8 +14,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-import app
 from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints, serve_app
+from ui.demo import build_demo
+from ui.sample_tab import DIRECTION_SLIDERS, SampleHandlers
+from ui.state import AppState
 
 # 2 x 2 samples with 2 px padding, each with its seed written in a 9 px strip under it
 GRID_4 = (2 * (TINY_IMAGE_SIZE + 2) + 2, 2 * (TINY_IMAGE_SIZE + 9 + 2) + 2)
@@ -146,9 +148,9 @@ def test_page_config_lists_the_models_and_their_sources(client):
 
 def test_app_builds_with_no_model_at_all(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_DEMO_CHECKPOINTS", str(tmp_path))
-    monkeypatch.setattr(app, "registry", app.registry)  # build_demo replaces it; put the old one back after
-    demo = app.build_demo()
+    state = AppState.build()
+    demo = build_demo(state=state)
     assert isinstance(demo, gr.Blocks)
-    assert app.registry.names() == [] and len(app.registry.names(available=False)) == 7
+    assert state.registry.names() == [] and len(state.registry.names(available=False)) == 7
     with pytest.raises(gr.Error, match="not available"):
-        app.sample_cats("dcgan-grumpy-basic", 0, 1.0, 4, *[0.0] * app.DIRECTION_SLIDERS)
+        SampleHandlers(state).sample("dcgan-grumpy-basic", 0, 1.0, 4, *[0.0] * DIRECTION_SLIDERS, "")

@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import struct
+import tempfile
 import threading
 import time
 import urllib.request
@@ -21,9 +22,9 @@ import psutil
 import pytest
 from PIL import Image
 
-import app
 from gan_demo import inference
 from tests.app_server import TINY_IMAGE_SIZE, crafted_gif, make_tiny_checkpoints, serve_app_process
+from ui.served_files import FileRefused, ServedFiles
 
 DIRECTION = "Grumpy -> Russian Blue"
 META = {"_type": "gradio.FileData"}
@@ -343,7 +344,7 @@ def test_an_emptied_seed_box_still_means_seed_zero(server):
 def test_interpolation_gifs_ignore_links_planted_in_the_temp_folder(server, tmp_path):
     victim = tmp_path / "victim"
     victim.mkdir()
-    for name in ("gan-demo-gifs", "gan-demo-gifs.gif"):
+    for name in ("gan-demo-served", "gan-demo-served.gif", "interpolation.gif"):
         (server.temp / name).symlink_to(victim, target_is_directory=True)
     outcome, outputs = server.call("interpolate", "dcgan-grumpy-basic", 1, 2, 5, 1.0, "")
     assert outcome == "complete", outputs
@@ -352,13 +353,25 @@ def test_interpolation_gifs_ignore_links_planted_in_the_temp_folder(server, tmp_
     assert list(victim.iterdir()) == []
 
 
-def test_gif_files_are_created_exclusively_in_a_private_folder(monkeypatch, tmp_path):
-    monkeypatch.setattr(app.tempfile, "tempdir", str(tmp_path))
-    app.gif_folder.cache_clear()
-    try:
-        first, second = Path(app.gif_file(b"GIF89a one")), Path(app.gif_file(b"GIF89a one"))
-        assert first != second and first.parent == second.parent
-        assert first.parent.parent == tmp_path and stat.S_IMODE(first.parent.stat().st_mode) == 0o700
-        assert first.read_bytes() == second.read_bytes() == b"GIF89a one"
-    finally:
-        app.gif_folder.cache_clear()
+def test_served_files_are_written_once_in_a_private_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    served = ServedFiles()
+    first, second = served.write(b"GIF89a one", "a.gif"), served.write(b"GIF89a one", "a.gif")
+    other = served.write(b"GIF89a two", "a.gif")
+    assert first == second and other != first  # named by content: the same file is stored once
+    assert served.folder.parent == tmp_path and stat.S_IMODE(served.folder.stat().st_mode) == 0o700
+    assert first.read_bytes() == b"GIF89a one" and other.read_bytes() == b"GIF89a two"
+    assert [path.name for path in first.parent.iterdir()] == ["a.gif"]  # no staging file left behind
+
+
+def test_served_copies_refuse_links_fifos_and_oversized_files(tmp_path):
+    served = ServedFiles(max_bytes=100)
+    (tmp_path / "big.csv").write_bytes(b"x" * 101)
+    (tmp_path / "secret").write_text("secret")
+    (tmp_path / "link.gif").symlink_to(tmp_path / "secret")
+    os.mkfifo(tmp_path / "fifo.gif")
+    for name in ("big.csv", "link.gif", "fifo.gif", "missing.gif"):
+        with pytest.raises(FileRefused):
+            served.copy_of(tmp_path / name)
+    (tmp_path / "ok.csv").write_text("step,g\n1,0.5\n")
+    assert served.copy_of(tmp_path / "ok.csv").read_text() == "step,g\n1,0.5\n"

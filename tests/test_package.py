@@ -96,3 +96,14 @@ def test_the_app_grid_is_laid_out_like_torchvision_make_grid():
     images = torch.rand(7, 3, 8, 6, generator=torch.Generator().manual_seed(0)) * 2 - 1
     for columns in (1, 3, 7):
         assert make_grid(images, columns).tobytes() == sample_grid(images, columns).tobytes()
+
+
+def test_importing_the_app_changes_nothing_in_gradio():
+    """The app's changes to Gradio (ui/gradio_fixes.py) are applied by build_demo, never by an import."""
+    check = ("import gradio.processing_utils as utils; before = {name: getattr(utils, name) for name in dir(utils)}; "
+             "import app, ui.demo, ui.sample_tab, ui.translate_tab, ui.progress_tab, ui.models_tab; "
+             "print(sorted(name for name in before if getattr(utils, name) is not before[name]))")
+    result = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=SUBPROCESS_ENV, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == "[]"

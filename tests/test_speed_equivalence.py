@@ -14,12 +14,12 @@ import torch
 from gradio import processing_utils
 from PIL import Image
 
-import app
 from benchmarks.plain_loops import PlainCycleGAN, PlainDCGAN
 from gan_demo import runtime
 from tests.conftest import make_images, run_cli
 from train import cyclegan, dcgan
 from train.data import step_generator
+from ui import gradio_fixes
 
 TINY = ["--image-size", "32", "--conv-dim", "8", "--batch-size", "4", "--iters", "10"]
 STEPS = 3
@@ -150,21 +150,22 @@ def test_serve_speed_quick_runs_end_to_end(tmp_path):
 
 
 def test_app_replaces_gradios_image_cache_writer_at_launch_on_affected_versions_only(monkeypatch):
-    original = processing_utils.save_pil_to_cache
+    def original(*arguments):
+        raise AssertionError("stands for gradio's own writer")
+
     monkeypatch.setattr(processing_utils, "save_pil_to_cache", original)  # put back after the test
-    assert original is not app.save_pil_to_cache_atomically  # importing app replaced nothing
-    monkeypatch.setattr(app.gr, "__version__", "7.0.0")
-    assert not app.write_output_images_atomically() and processing_utils.save_pil_to_cache is original
-    monkeypatch.setattr(app.gr, "__version__", "6.31.0")
-    assert app.write_output_images_atomically()
-    assert processing_utils.save_pil_to_cache is app.save_pil_to_cache_atomically
+    monkeypatch.setattr(gradio_fixes.gr, "__version__", "7.0.0")
+    assert not gradio_fixes.write_output_images_atomically() and processing_utils.save_pil_to_cache is original
+    monkeypatch.setattr(gradio_fixes.gr, "__version__", "6.31.0")
+    assert gradio_fixes.write_output_images_atomically()
+    assert processing_utils.save_pil_to_cache is gradio_fixes.save_pil_to_cache_atomically
 
 
 def test_app_writes_an_output_image_once_and_never_in_place(tmp_path):
     image = Image.new("RGB", (8, 8), "red")
-    first = Path(app.save_pil_to_cache_atomically(image, str(tmp_path), format="png"))
+    first = Path(gradio_fixes.save_pil_to_cache_atomically(image, str(tmp_path), format="png"))
     inode = first.stat().st_ino
-    again = Path(app.save_pil_to_cache_atomically(image, str(tmp_path), format="png"))
+    again = Path(gradio_fixes.save_pil_to_cache_atomically(image, str(tmp_path), format="png"))
     assert again == first and first.stat().st_ino == inode  # not rewritten: a download in flight stays whole
     assert Image.open(first).getpixel((0, 0)) == (255, 0, 0)
     assert [path.name for path in first.parent.iterdir()] == [first.name]  # no staging file left behind

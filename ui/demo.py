@@ -1,0 +1,64 @@
+"""The whole app: one AppState, one tab per module over it (ui/sample_tab.py, translate_tab.py,
+progress_tab.py, models_tab.py), the refreshes that cross tabs (a new run or an added model shows in
+every menu), and the queue: a concurrency group per kind of work, each with its own cap on waiting
+calls, so cheap endpoints keep answering while expensive ones are busy."""
+
+from pathlib import Path
+
+import gradio as gr
+
+from ui import gradio_fixes, models_tab, progress_tab, sample_tab, translate_tab
+from ui.state import AppState
+
+CSS = """
+/* 64 px samples are drawn as large as their box allows, crisp rather than blurred. */
+.pixelated img { image-rendering: pixelated; object-fit: contain; }
+/* Phones: the sample grid above its controls, so a slider moves a picture in view. */
+@media (max-width: 767px) {
+  #sample-grid-column { order: -1; }
+  #samples { height: 50vh !important; }
+}
+"""
+# Running and waiting calls per concurrency group. The machine has few cores: drawing (a grid, a
+# slider's drag, a translation) is cheap and gets the most room; projection and adding a model are
+# seconds each, one at a time, with a short line.
+CONCURRENCY = {"draw": 2, "translate": 2, "progress": 2, "gif": 1, "project": 1, "add_model": 1}
+WAITING = {"draw": 32, "translate": 16, "progress": 16, "gif": 4, "project": 4, "add_model": 2}
+
+
+def build_demo(runs_folder: "str | Path | None" = None, state: AppState | None = None) -> gr.Blocks:
+    """The app over `state` (default: the registry built now and the runs under `runs_folder`, else
+    $GAN_DEMO_RUNS), queue included; `launch()` serves it."""
+    gradio_fixes.install()
+    state = state or AppState.build(runs_folder)
+    with gr.Blocks(title="gan-demo: cats and CycleGANs", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# gan-demo\nSample cats from a DCGAN, translate images with CycleGAN, and watch the models learn.")
+        with gr.Tab("Sample cats", elem_id="sample-tab") as sample_page:
+            sample = sample_tab.build(state, demo)
+        with gr.Tab("Translate", elem_id="translate-tab") as translate_page:
+            translate = translate_tab.build(state)
+        with gr.Tab("Training progress", elem_id="progress-tab"):
+            progress = progress_tab.build(state, demo)
+        with gr.Tab("Where the models come from", elem_id="models-tab"):
+            models = models_tab.build(state)
+
+        def refresh_menus(run: str | None) -> tuple:
+            """Every menu and the sources table as they are now (new runs, run exports, added models)."""
+            return (gr.update(choices=progress_tab.ProgressHandlers(state).run_choices(), value=run),
+                    gr.update(choices=state.model_choices("dcgan")), gr.update(choices=state.direction_choices()),
+                    state.models_markdown())
+
+        menus = [progress.run, sample.variant, translate.direction, models.model_sources]
+        refresh = dict(fn=refresh_menus, inputs=progress.run, outputs=menus, api_visibility="private",
+                       concurrency_id="progress")
+        # A run that started after the page opened, or a model someone added, is offered wherever a menu is
+        # opened: when its tab is selected, on "Refresh runs", and after an add.
+        gr.on([sample_page.select, translate_page.select, progress.refresh_runs.click], **refresh)
+        models.added.then(**refresh)
+
+    demo.queue(max_size=sum(WAITING.values()), default_concurrency_limit=None)
+    for dependency in demo.fns.values():
+        if dependency.concurrency_id in CONCURRENCY:
+            dependency.concurrency_limit = CONCURRENCY[dependency.concurrency_id]
+    gradio_fixes.limit_queue(demo, WAITING)
+    return demo

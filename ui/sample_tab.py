@@ -1,0 +1,223 @@
+"""The "Sample cats" tab: a DCGAN variant, seed, truncation and latent-direction sliders give a grid of cats
+that follows the sliders while they move; Compare variants runs the same latents through every DCGAN;
+Make GIF interpolates between two seeds; "Your cat" projects a photo into the latent space, after which
+the same controls edit it. Public endpoints: /sample, /interpolate, /project."""
+
+from dataclasses import dataclass
+
+import gradio as gr
+from PIL import Image
+
+from gan_demo import catalog, inference, projection
+from gan_demo.imaging import ImageError
+from ui.components import CheckedImage, CheckedNumber, CheckedSlider, CheckedText, on_page, refusal
+from ui.state import AppState
+
+DIRECTION_SLIDERS = 6
+MAX_SAMPLES = 16
+MAX_SEED = 2**31 - 1
+MAX_LATENT_CHARACTERS = 32_000  # 1024 numbers (the largest latent a model may have) at 5 significant digits
+SAMPLE_EXPLANATION = (
+    "A DCGAN turns a *latent vector* z (100 numbers drawn from a seed) into a 64 px cat; the same seed always "
+    "gives the same cat, and each cat's seed is written under it. The four variants were trained on the same "
+    "157 photos of Grumpy cat (18 more are kept aside to test them) with different augmentation: *basic* "
+    "(the photos as they are; it collapsed: every seed gives nearly the same face), *deluxe* "
+    "(random crops, flips and a mild colour jitter of the real photos), *DiffAugment* (random colour, shift "
+    "and cut-out applied to real *and* generated images, so the discriminator cannot simply memorise the few "
+    "real photos). Truncation pulls z towards the average cat.")
+DIRECTIONS_EXPLANATION = (
+    "A latent direction is a direction in z along which the pictures change the most (the principal directions "
+    "of the generator's first block, GANSpace), strongest first; each slider moves every cat that many standard "
+    "deviations along one of them. The grid follows while you drag (arrow keys work too).")
+
+
+@dataclass
+class SampleTab:
+    """The components other tabs refresh (the variant menu) or read."""
+
+    variant: gr.Dropdown
+
+
+def build(state: AppState, demo: gr.Blocks) -> SampleTab:
+    """Lay out the tab inside the open `demo` and wire its events."""
+    handlers = SampleHandlers(state)
+    dcgans = state.available("dcgan") or state.registry.models("dcgan", available=False)
+    names = [entry.name for entry in dcgans]
+    default = catalog.DEFAULT_DCGAN if catalog.DEFAULT_DCGAN in names else (names[0] if names else None)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            variant = gr.Dropdown([(entry.label, entry.name) for entry in dcgans], value=default, elem_id="variant",
+                                  allow_custom_value=True, label="DCGAN variant (training augmentation)")
+            with gr.Row():
+                seed = CheckedNumber(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed", scale=3,
+                                     info="Enter to apply", elem_id="seed")
+                dice = gr.Button("Random seed", scale=1, min_width=80, elem_id="dice")
+            truncation = CheckedSlider(0.0, 1.0, value=1.0, step=0.05, label="truncation", elem_id="truncation",
+                                       info="lower: more typical cats, less variety")
+            count = CheckedSlider(1, MAX_SAMPLES, value=MAX_SAMPLES, step=1, label="number of samples")
+            with gr.Accordion("Latent directions", open=True):
+                gr.Markdown(DIRECTIONS_EXPLANATION)
+                sliders = [CheckedSlider(-3, 3, value=0, step=0.1, label=f"direction {index + 1}",
+                                         elem_id=f"direction-{index + 1}")
+                           for index in range(DIRECTION_SLIDERS)]
+                reset = gr.Button("Reset directions", size="sm")
+        with gr.Column(scale=2, min_width=300, elem_id="sample-grid-column"):
+            grid = gr.Image(show_label=False, format="png", interactive=False, elem_id="samples",
+                            elem_classes=["pixelated"], height=560, buttons=["download", "fullscreen"])
+            sample_note = gr.Markdown(elem_id="sample-note")
+    gr.Markdown(SAMPLE_EXPLANATION)  # below, so that on a phone the grid is on the first screen
+    with gr.Accordion("Your cat: project a photo into the latent space, then edit it", open=False,
+                      elem_id="your-cat"):
+        with gr.Row():
+            photo = CheckedImage(label="your photo", type="pil", elem_id="project-input", height=260,
+                                 sources=["upload", "clipboard", "webcam"])
+            with gr.Column():
+                square = CheckedSlider(5, 100, value=100, step=1, label="square (% of the short side)",
+                                       elem_id="crop-square")
+                across = CheckedSlider(0, 100, value=50, step=1, label="left to right (%)", elem_id="crop-across")
+                down = CheckedSlider(0, 100, value=50, step=1, label="top to bottom (%)", elem_id="crop-down")
+                project_button = gr.Button("Project into the latent space", variant="primary", elem_id="project")
+            seen_square = gr.Image(label="what the model saw", format="png", interactive=False, height=260,
+                                   elem_classes=["pixelated"], elem_id="project-square")
+            reconstruction = gr.Image(label="reconstruction", format="png", interactive=False, height=260,
+                                      elem_classes=["pixelated"], elem_id="project-reconstruction")
+        with gr.Row():
+            latent = CheckedText("", label="latent (a JSON list; empty: the seeds above)", lines=1, max_lines=3,
+                                 elem_id="latent", scale=4, max_length=MAX_LATENT_CHARACTERS)
+            clear_latent = gr.Button("Back to seeds", size="sm", scale=1)
+        project_note = gr.Markdown(elem_id="project-note")
+    with gr.Accordion("Compare variants: the same seeds and sliders through every DCGAN", open=False):
+        compare_button = gr.Button("Compare variants")
+        comparison = gr.Gallery(label="variants", columns=2, height="auto", object_fit="contain", format="png",
+                                elem_classes=["pixelated"], elem_id="comparison", preview=False)
+    with gr.Accordion("Interpolate between two seeds (spherical)", open=True):
+        with gr.Row():
+            seed_end = CheckedNumber(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="to seed")
+            frames = CheckedSlider(4, 48, value=24, step=1, label="frames")
+            interpolate_button = gr.Button("Make GIF", elem_id="make-gif")
+        animation = gr.Image(label="interpolation from the seed above", elem_classes=["pixelated"],
+                             interactive=False, height=256, elem_id="interpolation")
+
+    # /sample is an API-only event (no trigger) whose refusals are errors; the page runs the same handler
+    # through `on_page`, which keeps a refusal's reason in the note and the grid as it was.
+    sample_inputs, sample_outputs = [variant, seed, truncation, count, *sliders, latent], [grid, sample_note]
+    gr.on([], handlers.sample, sample_inputs, sample_outputs, api_name="sample", concurrency_id="draw")
+    page_sample = dict(fn=on_page(handlers.sample, sample_inputs, lambda note: (gr.skip(), note)),
+                       inputs=sample_inputs, outputs=sample_outputs, preprocess=False, api_visibility="private",
+                       trigger_mode="always_last", show_progress="minimal", concurrency_id="draw")
+    # Sliders apply while they move (drag, arrow keys, their number box); the seed on Enter or on leaving it.
+    gr.on([demo.load, variant.input, seed.submit, seed.blur, truncation.input, count.input, latent.change,
+           *[slider.input for slider in sliders]], **page_sample)
+    dice.click(None, None, seed, js=f"() => Math.floor(Math.random() * {MAX_SEED})").then(**page_sample)
+    reset.click(lambda: [0] * DIRECTION_SLIDERS, None, sliders, api_visibility="private").then(**page_sample)
+    compare_button.click(handlers.compare_variants, [seed, truncation, count, *sliders], comparison,
+                         api_visibility="private", concurrency_id="draw")
+    interpolate_button.click(handlers.interpolate, [variant, seed, seed_end, frames, truncation, latent], animation,
+                             api_name="interpolate", concurrency_id="gif")
+    project_inputs = [photo, variant, square, across, down]
+    project_outputs = [seen_square, reconstruction, latent, project_note]
+    gr.on([], handlers.project_photo, project_inputs, project_outputs, api_name="project", concurrency_id="project")
+    # On the page a refused photo clears the previous result and says why, once, in the note.
+    project_button.click(on_page(handlers.project_photo, project_inputs,
+                                 lambda note: (None, None, gr.skip(), note)),
+                         project_inputs, project_outputs, preprocess=False, api_visibility="private",
+                         concurrency_id="project")
+    crop_inputs = [photo, variant, square, across, down]
+    gr.on([photo.change, square.input, across.input, down.input],  # drag, arrow keys or typed value
+          # A refused photo is taken out of the input (no broken-image icon), with its result and the reason.
+          on_page(handlers.crop_preview, crop_inputs, lambda note: (None, None, None, note)), crop_inputs,
+          [photo, seen_square, reconstruction, project_note], preprocess=False, api_visibility="private",
+          trigger_mode="always_last", concurrency_id="draw")
+    clear_latent.click(lambda: "", None, latent, api_visibility="private")
+    return SampleTab(variant)
+
+
+class SampleHandlers:
+    """The tab's handlers over the app state: UI values in, gan_demo calls, images and notes out."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    def sample(self, variant: str, seed: float | None, truncation: float, count: float,
+               *directions_and_latent: float | str) -> tuple[Image.Image, str]:
+        """/sample: a grid of `count` cats from consecutive seeds, or the given latent, edited by the sliders."""
+        *direction_weights, latent_text = directions_and_latent
+        resolved = self.state.load(variant, "dcgan")
+        latent = latent_of(resolved, latent_text)
+        if latent is not None:
+            image = projection.edited(resolved.model, latent, truncation, direction_weights)
+            return image, ("Your latent (the seed and number of samples wait until it is cleared). "
+                           f"{source_note(resolved)}")
+        seeds = seeds_from(seed, count)
+        grid = inference.sample_grid(resolved.model, seeds, truncation, direction_weights, seed_captions=True)
+        return grid, f"Seeds {seeds[0]} to {seeds[-1]}, each under its cat. {source_note(resolved)}"
+
+    def compare_variants(self, seed: float | None, truncation: float, count: float,
+                         *direction_weights: float) -> list[tuple[Image.Image, str]]:
+        grids = inference.compare_variants({item.label: item.model for item in self.state.available("dcgan")},
+                                           seeds_from(seed, count), truncation, direction_weights, seed_captions=True)
+        return [(grid, label) for label, grid in grids.items()]
+
+    def interpolate(self, variant: str, seed_start: float | None, seed_end: float | None, frames: float,
+                    truncation: float, latent_text: str | None = None) -> str:
+        """/interpolate: a GIF along the great circle from the seed (or the latent) to `seed_end`."""
+        resolved = self.state.load(variant, "dcgan")
+        latent = latent_of(resolved, latent_text)
+        if latent is not None:
+            data = projection.interpolation_gif_from(resolved.model, latent, int(seed_end or 0), int(frames),
+                                                     truncation)
+        else:
+            data = inference.interpolation_gif(resolved.model, int(seed_start or 0), int(seed_end or 0), int(frames),
+                                               truncation)
+        return str(self.state.served.write(data, "interpolation.gif"))
+
+    def project_photo(self, image: Image.Image | None, variant: str, square: float = 100, across: float = 50,
+                      down: float = 50, progress_bar=gr.Progress()) -> tuple:
+        """/project: the square the model saw, its reconstruction, the latent as a JSON list, a note."""
+        if image is None:
+            return None, None, "", "Upload, paste or take a photo of a cat to project it."
+        resolved = self.state.load(variant, "dcgan")
+        try:
+            result = projection.project(resolved.model, image, crop_box(image, square, across, down),
+                                        progress=lambda done, total: progress_bar(done / total, desc="projecting"))
+        except ImageError as error:
+            raise refusal(error, "Cannot project this image") from None
+        note = (f"Mean distance {result.distance:.3f} on the [-1, 1] scale, {result.seconds:.1f} s. The latent is "
+                f"now the subject of the sliders, truncation and Make GIF; clear it to go back to seeds. "
+                f"{source_note(resolved)}")
+        return result.square, result.reconstruction, projection.latent_text(result.latent), note
+
+    def crop_preview(self, image: Image.Image | None, variant: str, square: float, across: float,
+                     down: float) -> tuple:
+        """(photo, square, reconstruction, note): the square the model will see, at its size, as the crop
+        controls move; the photo and reconstruction are left as they are."""
+        if image is None:  # the input was cleared (or a refused photo taken out): keep the note
+            return gr.skip(), None, gr.skip(), gr.skip()
+        model = self.state.load(variant, "dcgan").model
+        square_seen = projection.crop_square(image, model.image_size, crop_box(image, square, across, down))
+        return gr.skip(), square_seen, gr.skip(), ""
+
+
+def latent_of(resolved: catalog.RegisteredModel, text: str | None):
+    """The latent typed into the Sample tab for this model, or None (then the seeds are used)."""
+    try:
+        return projection.parse_latent(text, resolved.model.latent_dim)
+    except ValueError as error:
+        raise refusal(error, "Cannot use this latent") from None
+
+
+def source_note(resolved: catalog.RegisteredModel) -> str:
+    return f"Model `{resolved.name}` ({resolved.source})"
+
+
+def seeds_from(seed: float | None, count: float) -> range:
+    """`count` consecutive seeds from `seed` (an emptied seed box counts as 0)."""
+    return range(int(seed or 0), int(seed or 0) + int(count))
+
+
+def crop_box(image: Image.Image, square: float, across: float, down: float) -> projection.Box:
+    """The crop controls (the square's side in % of the short side, its centre in % of the room left
+    across and down) -> the (left, top, side) box in pixels."""
+    side = max(1, round(min(image.size) * min(max(square, 1), 100) / 100))
+    return (round((image.width - side) * min(max(across, 0), 100) / 100),
+            round((image.height - side) * min(max(down, 0), 100) / 100), side)
