@@ -20,15 +20,17 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gradio_server(command: list[str], env: dict[str, str], log_folder: Path,
-                  startup_timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Run `command` (a Gradio app honouring GRADIO_SERVER_PORT) with `env` plus the offline and
-    address settings; yield (url, process) as soon as its page answers; stop it on exit."""
+                  startup_timeout: float = 120, *, cwd: Path = ROOT,
+                  settings: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run `command` (a Gradio app honouring GRADIO_SERVER_PORT) in `cwd` with `env` plus the offline and
+    address settings (`settings` replace them: a start as Spaces does it is online, on 0.0.0.0); yield
+    (url, process) as soon as its page answers; stop it on exit."""
     port = free_port()
-    env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GAN_DEMO_OFFLINE": "1",
-           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GAN_DEMO_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", **(settings or {}), "GRADIO_SERVER_PORT": str(port)}
     url = f"http://127.0.0.1:{port}/"
     log = open(log_folder / f"gradio-server-{port}.log", "w+")
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + startup_timeout
         while True:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from gan_demo import served_models
 from gan_demo.inference import ModelLoadError, load_folder
 from gan_demo.models import CycleGAN, DCGenerator
 
@@ -223,9 +224,12 @@ def registered_entry(entry: CatalogEntry, model: torch.nn.Module, source: str, f
 
 
 def build_registry(checkpoints: "str | Path | None" = None,
-                   entries: "tuple[CatalogEntry, ...]" = ENTRIES) -> ModelRegistry:
+                   entries: "tuple[CatalogEntry, ...] | None" = None) -> ModelRegistry:
     """A registry holding every entry: loaded (from the Hub or its bundled folder), or unavailable with
-    the reason. Never raises for a missing or broken model."""
+    the reason. Never raises for a missing or broken model. `entries` default to what the deployment's
+    models file names (gan_demo/served_models.py), else ENTRIES."""
+    if entries is None:
+        entries = served_models.entries_to_serve(ENTRIES)
     registry = ModelRegistry()
     for entry in entries:
         details = {"label": entry.label, "domains": entry.domains, "note": entry.note}

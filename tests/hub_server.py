@@ -2,7 +2,8 @@
 port, one thread per connection) that answers the endpoints huggingface_hub 2.4 uses to create a
 repo, make a branch, commit files and download them, with real commits kept in memory (every
 commit has a new 40-hex id, branches point at commits, each commit holds its whole file tree).
-Point the client at it with HF_ENDPOINT=`StandInHub.url`.
+Point the client at it with HF_ENDPOINT=`StandInHub.url`. Model repos and Space repos (repo type
+"space", kept under `spaces/<namespace>/<name>` in `hub.repos`) answer the same endpoints.
 
 Files travel inline in the commit: preupload answers "regular" for every file, so no LFS or Xet
 storage is involved. Tokens are not checked. The server records every request (method, path,
@@ -26,6 +27,9 @@ DEFAULT_BRANCH = "main"
 # The Hub starts every repo with a commit holding .gitattributes; so does the stand-in.
 INITIAL_FILES = {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"}
 NAMESPACE_OF_THE_TOKEN = "stand-in-user"  # who "owns" a repo created without an organization
+# URL segment of a repo type -> the prefix of its repos' keys in `StandInHub.repos` (models have none).
+REPO_TYPE_KEYS = {"models": "", "spaces": "spaces/"}
+SPACE_SDKS = ("gradio", "docker", "static")  # what a Space's create request must name
 
 
 def git_blob_id(content: bytes) -> str:
@@ -135,10 +139,13 @@ class StandInHub:
 
     def create_repo(self, payload: dict) -> tuple[int, dict]:
         repo_id = f"{payload.get('organization') or NAMESPACE_OF_THE_TOKEN}/{payload['name']}"
-        url = f"{self.url}/{repo_id}"
-        if repo_id in self.repos:  # the client reads `url` from this 409 too when exist_ok=True
-            return 409, {"error": "You already created this model repo", "url": url}
-        repo = self.repos[repo_id] = Repo(repo_id, private=payload.get("visibility") == "private")
+        key = space_key(repo_id) if payload.get("type") == "space" else repo_id
+        url = f"{self.url}/{key}"  # a Space's page is /spaces/<id>
+        if payload.get("type") == "space" and payload.get("sdk") not in SPACE_SDKS:
+            raise Answer(400, f"a Space needs an sdk, one of {', '.join(SPACE_SDKS)}")
+        if key in self.repos:  # the client reads `url` from this 409 too when exist_ok=True
+            return 409, {"error": f"You already created this {payload.get('type') or 'model'} repo", "url": url}
+        repo = self.repos[key] = Repo(repo_id, private=payload.get("visibility") == "private")
         self.commit(repo, DEFAULT_BRANCH, "initial commit", dict(INITIAL_FILES), set(INITIAL_FILES))
         return 200, {"url": url, "name": repo_id, "id": repo_id}
 
@@ -283,8 +290,8 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and segments == ["api", "validate-yaml"]:
             errors = metadata_errors(json.loads(body)["content"])
             return (400 if errors else 200), {"errors": [{"message": error} for error in errors], "warnings": []}, {}
-        if segments[:2] == ["api", "models"] and len(segments) >= 4:
-            repo = hub.repo("/".join(segments[2:4]))
+        if segments[:1] == ["api"] and len(segments) >= 4 and segments[1] in REPO_TYPE_KEYS:
+            repo = hub.repo(REPO_TYPE_KEYS[segments[1]] + "/".join(segments[2:4]))
             action, revision, rest = (segments[4:5] or [None])[0], (segments[5:6] or [DEFAULT_BRANCH])[0], segments[6:]
             if method == "GET" and action in (None, "revision"):
                 return 200, hub.info(repo, revision), {}
@@ -297,10 +304,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, hub.apply_commit(repo, revision, body), {}
             if method == "POST" and action == "branch":
                 return 200, hub.create_branch(repo, revision, json.loads(body or b"{}")), {}
+        if method in ("GET", "HEAD") and segments[:1] == ["spaces"]:  # a Space's file: /spaces/<id>/resolve/...
+            key_prefix, segments = REPO_TYPE_KEYS["spaces"], segments[1:]
+        else:
+            key_prefix = ""
         if method in ("GET", "HEAD") and len(segments) >= 5 and segments[2] == "resolve":
-            content, headers = hub.resolve_file(hub.repo("/".join(segments[:2])), segments[3], "/".join(segments[4:]))
+            content, headers = hub.resolve_file(hub.repo(key_prefix + "/".join(segments[:2])), segments[3],
+                                                "/".join(segments[4:]))
             return 200, content, headers
         raise Answer(404, f"the stand-in Hub has no {method} {self.path}")
+
+
+def space_key(repo_id: str) -> str:
+    """Where the Space `repo_id` is kept in `StandInHub.repos` (and its page's path)."""
+    return REPO_TYPE_KEYS["spaces"] + repo_id
 
 
 def metadata_errors(card: str) -> list[str]:
