@@ -4,18 +4,24 @@ back and draws interpolation GIFs. Sample grids are `imaging.make_grid`; loss pl
 
 import io
 import math
-import warnings
+import struct
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageSequence
 
-from gan_demo.imaging import MAX_PIXELS, make_grid
+from gan_demo.files import read_regular
+from gan_demo.imaging import make_grid
 
 FRAME_SECONDS = 0.25
-MAX_GIF_PIXELS = 100_000_000  # all frames of a progress GIF together: 300 MB once decoded to RGB
+# A progress GIF is read back only within these bounds (docs/security.md compares them with the bundled GIFs).
+MAX_GIF_BYTES = 16 * 2**20
+MAX_GIF_FRAMES = 1000
+MAX_FRAME_PIXELS = 2048 * 2048  # one frame's canvas: a 4x4 grid of 512-pixel samples
+MAX_GIF_PIXELS = 16_000_000  # all frames together: 48 MB once decoded to RGB, kept while the run is shown
+TRAILER, EXTENSION, IMAGE = 0x3B, 0x21, 0x2C  # the bytes that start a GIF's blocks
 
 
 def label_frame(image: Image.Image, text: str) -> Image.Image:
@@ -64,21 +70,61 @@ def gif_bytes(frames: list[Image.Image], seconds_per_frame: float = FRAME_SECOND
     return buffer.getvalue()
 
 
-def read_gif_frames(path: Path, max_pixels: int = MAX_GIF_PIXELS) -> list[Image.Image]:
-    """Every frame of a GIF as RGB images. Frame size and count are read from the headers and checked
-    before anything is decoded: a frame over `imaging.MAX_PIXELS` or more than `max_pixels` in all
-    is a ValueError (one line), as is a file that is not a readable GIF."""
+def read_gif_frames(path: "str | Path", max_pixels: int = MAX_GIF_PIXELS) -> list[Image.Image]:
+    """Every frame of a progress GIF as RGB images. The file is read only if it is a regular file of
+    at most MAX_GIF_BYTES (gan_demo.files), and decoded only if its blocks (`gif_layout`) show at most
+    MAX_GIF_FRAMES frames on a canvas of at most MAX_FRAME_PIXELS, `max_pixels` in all. Anything else
+    is a ValueError with one line; a missing file is FileNotFoundError."""
+    data = read_regular(path, MAX_GIF_BYTES)
+    width, height, count = gif_layout(data)
+    if width * height > MAX_FRAME_PIXELS or width * height * count > max_pixels:
+        raise ValueError(f"too large to show ({width}x{height}, {count} frames)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=["GIF"]) as gif:
-                frame_pixels = gif.width * gif.height
-                if frame_pixels > MAX_PIXELS or frame_pixels * gif.n_frames > max_pixels:
-                    raise ValueError(f"too large to show ({gif.width}x{gif.height}, {gif.n_frames} frames)")
-                return [frame.convert("RGB") for frame in ImageSequence.Iterator(gif)]
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValueError("too large to show (its header claims more than Pillow's bomb limit)") from None
-    except UnidentifiedImageError:
-        raise ValueError("empty, or not a GIF") from None
-    except (OSError, SyntaxError, EOFError) as error:
+        with Image.open(io.BytesIO(data), formats=["GIF"]) as gif:
+            return [frame.convert("RGB") for frame in ImageSequence.Iterator(gif)]
+    except (OSError, SyntaxError, EOFError, ValueError) as error:
         raise ValueError(f"corrupt GIF ({(str(error) or type(error).__name__).splitlines()[0]})") from None
+
+
+def gif_layout(data: bytes) -> tuple[int, int, int]:
+    """(width, height, frames) of a GIF from its blocks alone, nothing decoded, in time linear in its
+    bytes. The canvas is the logical screen grown to the extent of every frame, as Pillow grows it
+    while decoding (a GIF may declare a 1x1 screen and hold a 5000x5000 frame). ValueError with one
+    line for a file that is not a GIF, is cut short, or has more than MAX_GIF_FRAMES frames."""
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        raise ValueError("empty, or not a GIF")
+    width, height, flags = struct.unpack_from("<HHB", data, 6)
+    position = 13 + colour_table_bytes(flags)
+    frames = 0
+    try:
+        while position < len(data) and data[position] != TRAILER:  # Pillow also stops at the end of the data
+            block = data[position]
+            if block == EXTENSION:  # introducer, label, then sub-blocks
+                position = after_sub_blocks(data, position + 2)
+            elif block == IMAGE:  # descriptor, its colour table, the LZW code size, then sub-blocks
+                left, top, frame_width, frame_height, flags = struct.unpack_from("<HHHHB", data, position + 1)
+                width, height = max(width, left + frame_width), max(height, top + frame_height)
+                frames += 1
+                if frames > MAX_GIF_FRAMES:
+                    raise ValueError(f"too large to show (more than {MAX_GIF_FRAMES} frames)")
+                position = after_sub_blocks(data, position + 10 + colour_table_bytes(flags) + 1)
+            else:
+                raise ValueError(f"corrupt GIF (an unknown block 0x{block:02x} at byte {position})")
+    except (IndexError, struct.error):
+        raise ValueError("corrupt GIF (it ends inside a block)") from None
+    if frames == 0:
+        raise ValueError("corrupt GIF (no frames)")
+    return width, height, frames
+
+
+def colour_table_bytes(flags: int) -> int:
+    """The size of the colour table that a screen or image descriptor's flags announce."""
+    return 3 << ((flags & 0x07) + 1) if flags & 0x80 else 0
+
+
+def after_sub_blocks(data: bytes, position: int) -> int:
+    """The position after a chain of sub-blocks (each a length byte and that many bytes, ending at a
+    zero length); IndexError when the data ends first."""
+    while (length := data[position]) != 0:
+        position += 1 + length
+    return position + 1
