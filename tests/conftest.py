@@ -1,5 +1,5 @@
 """Shared test fixtures: tiny seeded synthetic image folders (tests never need the real data)
-and a helper to run the project's command lines in a subprocess."""
+and helpers to run the project's command lines, in a subprocess or in this process."""
 
 import os
 import subprocess
@@ -34,3 +34,19 @@ def run_cli(*arguments: str, timeout: float = 900, env: dict | None = None) -> s
     """`python -m <arguments>` from the project root, capturing output."""
     return subprocess.run([sys.executable, "-m", *arguments], cwd=ROOT, env=env or SUBPROCESS_ENV,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_main(parse_and_run, *arguments: str, capsys) -> subprocess.CompletedProcess:
+    """A training or publishing CLI's entry point (`parse_and_train`, `parse_and_publish`) through
+    `train.errors.main` in this process, captured like `run_cli`: what a refusal prints and its
+    exit code are the same, without the seconds a new interpreter spends importing torch."""
+    from train.errors import main
+
+    capsys.readouterr()
+    try:
+        main(parse_and_run, list(arguments))
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(list(arguments), code, captured.out, captured.err)

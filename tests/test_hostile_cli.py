@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,10 +20,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import ROOT, SUBPROCESS_ENV, make_images, run_cli
+from tests.conftest import ROOT, SUBPROCESS_ENV, make_images, run_cli, run_main
 from tests.hub_server import SilentHub, StandInHub
-from train import cyclegan, dcgan
+from train import cyclegan, dcgan, publish
 from train.errors import UserError
+from train.run_folder import LOCK_NAME
 
 TINY_DCGAN = ["--image-size", "32", "--conv-dim", "8", "--latent-dim", "16", "--batch-size", "4"]
 TINY_CYCLEGAN = ["--image-size", "16", "--conv-dim", "4", "--n-res-blocks", "1", "--batch-size", "2"]
@@ -41,9 +43,10 @@ def error_line(result: subprocess.CompletedProcess, exit_code: int = 2) -> str:
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
-    """Every file under `folder` (relative path -> sha256), to show that nothing changed."""
+    """Every file under `folder` (relative path -> sha256), to show that nothing changed; but the
+    run folder's lock, which names whichever trainer opened the folder last."""
     return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+            for path in sorted(folder.rglob("*")) if path.is_file() and path.name != LOCK_NAME}
 
 
 def run_all(*commands: tuple[str, ...]) -> list[subprocess.CompletedProcess]:
@@ -184,13 +187,29 @@ def test_out_inside_the_data_is_refused(data, tmp_path):
 # -- resuming from foreign or damaged files -----------------------------------------------------------
 
 
-def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcgan_run, cyclegan_run, tmp_path):
+def damaged_state(run: Path, to: Path, damage) -> Path:
+    """A copy of `run` whose state.pt went through `damage` (a function changing the loaded dict)."""
+    copy = copy_run(run, to)
+    state = torch.load(copy / "state.pt", weights_only=True)
+    damage(state)
+    torch.save(state, copy / "state.pt")
+    return copy
+
+
+def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcgan_run, cyclegan_run, tmp_path,
+                                                                      capsys):
     other_kind = copy_run(dcgan_run, tmp_path / "other-kind")
     (other_kind / "state.pt").write_bytes((cyclegan_run / "state.pt").read_bytes())
-    missing_key = copy_run(dcgan_run, tmp_path / "missing-key")
-    state = torch.load(missing_key / "state.pt", weights_only=True)
-    del state["opt_d"], state["kind"]  # a state from before `kind` was recorded, and incomplete
-    torch.save(state, missing_key / "state.pt")
+    # A state from before `kind` was recorded, and incomplete.
+    missing_key = damaged_state(dcgan_run, tmp_path / "missing-key", lambda state: [state.pop(key) for key in
+                                                                                    ("opt_d", "kind")])
+    negative_step = damaged_state(dcgan_run, tmp_path / "negative-step", lambda state: state.update(step=-5))
+    wrong_latents = damaged_state(dcgan_run, tmp_path / "wrong-latents",
+                                  lambda state: state.update(fixed_z=torch.zeros(16, 17)))
+    wrong_moments = damaged_state(dcgan_run, tmp_path / "wrong-moments",
+                                  lambda state: state["opt_g"]["state"][0].update(exp_avg=torch.zeros(3)))
+    not_a_dict = copy_run(dcgan_run, tmp_path / "not-a-dict")
+    torch.save([1, 2, 3], not_a_dict / "state.pt")
     wrong_type = copy_run(dcgan_run, tmp_path / "wrong-type")
     config = json.loads((wrong_type / "config.json").read_text())
     (wrong_type / "config.json").write_text(json.dumps({**config, "lr": "fast"}))
@@ -200,22 +219,56 @@ def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcga
     lines = (bad_losses / "losses.csv").read_text().splitlines()
     lines[2] = "2,0.5,abc,0.7"
     (bad_losses / "losses.csv").write_text("\n".join(lines) + "\n")
-    runs = [other_kind, missing_key, wrong_type, bad_value, bad_losses]
+    runs = [other_kind, missing_key, negative_step, wrong_latents, wrong_moments, not_a_dict, wrong_type, bad_value,
+            bad_losses]
     before = [fingerprint(run) for run in runs]
 
-    results = run_all(*(("train.dcgan", "--data", str(data["images"]), "--out", str(run), "--resume",
-                         "--iters", "6") for run in runs))
-    other_kind_line, missing_key_line, wrong_type_line, bad_value_line, bad_losses_line = map(error_line, results)
-    assert other_kind_line == (f"error: {other_kind / 'state.pt'}: written by train.cyclegan, not train.dcgan; "
-                               "resume it with `python -m train.cyclegan`, or choose another --out")
-    assert missing_key_line == (f"error: {missing_key / 'state.pt'}: not a complete train.dcgan state "
-                                "(no 'opt_d'); delete it to restart the run from scratch")
+    lines = [error_line(run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(run), "--resume",
+                                 "--iters", "6", capsys=capsys)) for run in runs]
+    assert lines[:6] == [
+        (f"error: {other_kind / 'state.pt'}: written by train.cyclegan, not train.dcgan; "
+         "resume it with `python -m train.cyclegan`, or choose another --out"),
+        (f"error: {missing_key / 'state.pt'}: not a complete train.dcgan state (no 'opt_d'); "
+         "delete it to restart the run from scratch"),
+        (f"error: {negative_step / 'state.pt'}: step is -5, not a number of steps done; "
+         "delete it to restart the run from scratch"),
+        (f"error: {wrong_latents / 'state.pt'}: does not fit this run's networks (fixed_z is torch.float32 of shape "
+         "(16, 17), not torch.float32 of shape (16, 16)); delete it to restart the run from scratch"),
+        (f"error: {wrong_moments / 'state.pt'}: does not fit this run's networks (opt_g: exp_avg of shape (3,) for a "
+         "parameter of shape (16, 32, 4, 4)); delete it to restart the run from scratch"),
+        (f"error: {not_a_dict / 'state.pt'}: not a train.dcgan state (a list); "
+         "delete it to restart the run from scratch"),
+    ]
+    wrong_type_line, bad_value_line, bad_losses_line = lines[6:]
     assert wrong_type_line == (f"error: {wrong_type / 'config.json'}: 'lr' is \"fast\", not a value of --lr; "
                                "fix or delete the file")
     assert bad_value_line == (f"error: {bad_value / 'config.json'}: --image-size must be a power of two such as "
                               "32, 64 or 128, got 48")
     assert bad_losses_line.startswith(f"error: {bad_losses / 'losses.csv'}: line 3 is not a row of increasing step")
     assert [fingerprint(run) for run in runs] == before
+
+
+def test_a_second_trainer_on_a_run_folder_is_refused_naming_the_first_and_a_killed_one_blocks_nothing(
+        data, tmp_path, capsys):
+    out = tmp_path / "run"
+    first = start_training(data, out, "--iters", "100000", "--sample-every", "1", "--checkpoint-every", "2")
+    try:
+        wait_for_training(first, out)
+        second = run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(out), "--resume",
+                          *TINY_DCGAN, capsys=capsys)
+        assert error_line(second) == (f"error: --out {out}: another trainer is using this run folder (pid {first.pid} "
+                                      f"on {socket.gethostname()}); wait for it to finish or stop it, or choose "
+                                      "another --out")
+        while not (out / "state.pt").exists():
+            time.sleep(0.05)
+    finally:
+        first.kill()  # SIGKILL: no handler of its own runs, the lock file stays behind
+        first.communicate()
+    step = torch.load(out / "state.pt", weights_only=True)["step"]
+    resumed = run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(out), "--resume",
+                       *TINY_DCGAN, "--iters", str(step + 2), "--sample-every", "1", capsys=capsys)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert torch.load(out / "state.pt", weights_only=True)["step"] == step + 2
 
 
 # -- a diverging loss ------------------------------------------------------------------------------
@@ -303,6 +356,43 @@ def test_a_server_echoing_the_token_never_gets_it_printed(dcgan_run, tmp_path):
     line = error_line(result)
     assert "the Hub answered 400" in line and "Bearer hf_***" in line
     assert TOKEN not in result.stdout + result.stderr
+
+
+def test_a_published_model_card_never_names_this_machines_data_folders(data, dcgan_run, cyclegan_run, tmp_path):
+    with StandInHub() as hub, ThreadPoolExecutor(2) as executor:
+        results = list(executor.map(
+            lambda run: run_cli("train.publish", str(run), "--repo", f"someone/{run.parent.name}",
+                                env=hub_env(hub.url, tmp_path / "hf-home")),
+            (dcgan_run, cyclegan_run)))
+        assert all(result.returncode == 0 for result in results), results[-1].stderr[-3000:]
+        cards = [hub.history(f"someone/{run.parent.name}")[-1].files["README.md"].decode()
+                 for run in (dcgan_run, cyclegan_run)]
+    # The runs were trained on absolute paths (tmp folders); the cards name the folders alone.
+    for card, folders in ((cards[0], ["images"]), (cards[1], ["apple", "orange"])):
+        assert str(data["images"].parent) not in card
+        for folder in folders:
+            assert f"| `{folder}` |" in card and f'"{folder}"' in card
+
+
+def test_shown_paths_are_relative_as_given_and_absolute_ones_by_name():
+    from train.model_card import shown_path
+
+    assert shown_path("../shared/data/cat/grumpy") == "../shared/data/cat/grumpy"
+    assert shown_path("/home/someone/private/cats") == "cats"
+
+
+def test_a_repo_id_or_branch_of_any_length_is_refused_in_one_short_line(data, dcgan_run, tmp_path, capsys):
+    huge = "a" * 10_000
+    lines = [error_line(run_main(publish.parse_and_publish, str(dcgan_run), "--repo", huge, capsys=capsys)),
+             error_line(run_main(publish.parse_and_publish, str(dcgan_run), "--repo", "someone/model", "--revision",
+                                 huge, capsys=capsys)),
+             error_line(run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(tmp_path / "run"),
+                                 "--push-to-hub", f"someone/{huge}", capsys=capsys))]
+    assert lines[0].startswith(f"error: --repo '{'a' * 39}... (10000 characters): not a Hub repo id (")
+    assert lines[1].startswith(f"error: --revision '{'a' * 39}... (10000 characters): not a branch name (")
+    assert lines[2].startswith(f"error: --push-to-hub 'someone/{'a' * 31}... (10008 characters): not a Hub repo id")
+    assert all(len(line) < 250 for line in lines)
+    assert not (tmp_path / "run").exists()
 
 
 # -- Ctrl-C and SIGTERM ----------------------------------------------------------------------------

@@ -39,7 +39,9 @@ from train.loop import (
     check_at_most,
     check_common,
     check_positive,
+    checked_tensor,
     frozen,
+    load_optimizer,
     parse_arguments,
 )
 from train.memory import refuse_if_too_large, training_bytes
@@ -295,12 +297,24 @@ class CycleGANTrainer(GANTrainer):
         self.ema.model.load_state_dict(state.get("model_ema", state["model"]))
         self.disc_a.load_state_dict(state["disc_a"])
         self.disc_b.load_state_dict(state["disc_b"])
-        self.opt_gen.load_state_dict(state["opt_gen"])
-        self.opt_disc.load_state_dict(state["opt_disc"])
-        self.fixed_a, self.fixed_b = state["fixed_a"], state["fixed_b"]
+        load_optimizer(self.opt_gen, state["opt_gen"], "opt_gen")
+        load_optimizer(self.opt_disc, state["opt_disc"], "opt_disc")
+        self.fixed_a, self.fixed_b = (checked_tensor(state[name], name, tuple(fixed.shape), fixed.dtype)
+                                      for name, fixed in (("fixed_a", self.fixed_a), ("fixed_b", self.fixed_b)))
         # A resumed run with more processes than the saved one reuses the saved pools in turn.
-        self.pool_a.images = state["pool_a"][self.rank % len(state["pool_a"])]
-        self.pool_b.images = state["pool_b"][self.rank % len(state["pool_b"])]
+        self.pool_a.images = self.saved_pool(state, "pool_a")
+        self.pool_b.images = self.saved_pool(state, "pool_b")
+
+    def saved_pool(self, state: dict, name: str) -> torch.Tensor:
+        """This process's pool from state.pt (see gathered_pool), checked to fit: (n, 3, S, S) with
+        n <= --pool-size, or empty (no pool, or none saved yet)."""
+        pools, size = state[name], self.args.image_size
+        if isinstance(pools, torch.Tensor) and pools.dim() == 2 and pools.shape[1] == 0 and len(pools):
+            return pools[self.rank % len(pools)]
+        pools = checked_tensor(pools, name, (None, None, 3, size, size), torch.float32)
+        if len(pools) == 0 or pools.shape[1] > self.args.pool_size:
+            raise ValueError(f"{name} holds {pools.shape[1]} images for --pool-size {self.args.pool_size}")
+        return pools[self.rank % len(pools)]
 
     def export_model(self) -> CycleGAN:
         return self.ema.model

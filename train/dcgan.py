@@ -34,7 +34,9 @@ from train.loop import (
     check_at_most,
     check_common,
     check_positive,
+    checked_tensor,
     frozen,
+    load_optimizer,
     parse_arguments,
 )
 from train.memory import refuse_if_too_large, training_bytes
@@ -170,9 +172,9 @@ class DCGANTrainer(GANTrainer):
         self.gen.load_state_dict(state["gen"])
         self.ema.model.load_state_dict(state["gen_ema"])
         self.disc.load_state_dict(state["disc"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.fixed_z = state["fixed_z"]
+        load_optimizer(self.opt_g, state["opt_g"], "opt_g")
+        load_optimizer(self.opt_d, state["opt_d"], "opt_d")
+        self.fixed_z = checked_tensor(state["fixed_z"], "fixed_z", tuple(self.fixed_z.shape), self.fixed_z.dtype)
 
     def export_model(self) -> DCGenerator:
         return self.ema.model

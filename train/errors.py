@@ -16,6 +16,14 @@ class UserError(Exception):
     """Bad input or state that the user can fix: the message says what and where."""
 
 
+def quoted(value: object, limit: int = 40) -> str:
+    """A value from a file or the command line for a message: its repr, cut short when long (a
+    message never echoes whatever someone typed or planted in full)."""
+    text = repr(value)
+    length = len(value) if isinstance(value, str) else len(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({length} characters)"
+
+
 def describe_os_error(error: OSError) -> str:
     """`path: reason` of a failed read or write, the reason as the system words it."""
     reason = error.strerror or os.strerror(error.errno or errno.EIO)
@@ -46,10 +54,10 @@ def exit_quietly_on_stop_signals(outcome: str = "during start-up; nothing was sa
         signal.signal(signum, stop)
 
 
-def main(parse_and_run: Callable[[list[str]], None]) -> None:
-    """Run a script's entry point on the command-line arguments."""
+def main(parse_and_run: Callable[[list[str]], None], argv: list[str] | None = None) -> None:
+    """Run a script's entry point on `argv` (default: the command line's arguments)."""
     try:
-        parse_and_run(sys.argv[1:])
+        parse_and_run(sys.argv[1:] if argv is None else argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -32,9 +32,9 @@ from tqdm import tqdm
 
 from gan_demo import hub, runtime
 from train.augment import AUGMENTATIONS
-from train.errors import STOP_SIGNALS, UserError, describe_os_error, exit_interrupted
+from train.errors import STOP_SIGNALS, UserError, describe_os_error, exit_interrupted, quoted
 from train.model_card import device_description, model_card
-from train.publish import publish_folder, require_token
+from train.publish import check_repo_id, publish_folder, require_token
 from train.run_folder import RunFolder
 
 # Flags whose new value is honoured on --resume; every other setting comes from the saved config.
@@ -44,6 +44,10 @@ DATA_FLAGS = ("data", "data_a", "data_b")  # the image folders of either script
 SEED_LIMIT = 2**63  # seeds are stored as signed 64-bit integers (torch, config.json readers)
 LEARNING_RATE_LIMIT = 1.0  # Adam steps of the order of the weights themselves: certain divergence
 TRACKERS = ("none", *LoggerType.list())
+TRAINERS = ("dcgan", "cyclegan")  # the kinds of state.pt
+STEP_LIMIT = 2**63  # steps are counted in signed 64-bit integers
+DEVICES_LIMIT = 1000  # the devices of a run as state.pt lists them: far more than a run meets
+DESCRIPTION_LIMIT = 200
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, sample_every: int, checkpoint_every: int) -> None:
@@ -119,6 +123,8 @@ def check_common(args: argparse.Namespace) -> None:
     if not 0 <= args.seed < SEED_LIMIT:
         raise UserError(f"--seed must be between 0 and 2^63-1, got {args.seed}")
     check_out_outside_data(args)
+    if args.push_to_hub is not None:
+        check_repo_id(args.push_to_hub, "--push-to-hub")
 
 
 def check_out_outside_data(args: argparse.Namespace) -> None:
@@ -209,6 +215,29 @@ def adam(parameters, lr: float, betas: tuple[float, float], device: torch.device
     parameter (the same update to float rounding); foreach (batched ops) elsewhere."""
     fused = device.type in ("cpu", "cuda")
     return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=fused or None, foreach=None if fused else True)
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, state: dict, name: str) -> None:
+    """Load an optimiser's state, checked to fit its parameters: Adam's moments of another shape load
+    without complaint and fail only at the next step. ValueError naming `name` when they do not fit."""
+    optimizer.load_state_dict(state)
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            for key, value in optimizer.state.get(parameter, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() and value.shape != parameter.shape:
+                    raise ValueError(f"{name}: {key} of shape {tuple(value.shape)} for a parameter of shape "
+                                     f"{tuple(parameter.shape)}")
+
+
+def checked_tensor(value: object, name: str, shape: tuple[int | None, ...], dtype: torch.dtype) -> torch.Tensor:
+    """`value`, checked to be a `dtype` tensor of `shape` (None: any size); ValueError naming `name`."""
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{name} is not a tensor")
+    if value.dtype != dtype or value.dim() != len(shape) or any(
+            expected not in (None, size) for expected, size in zip(shape, value.shape, strict=True)):
+        wanted = ", ".join("any" if size is None else str(size) for size in shape)
+        raise ValueError(f"{name} is {value.dtype} of shape {tuple(value.shape)}, not {dtype} of shape ({wanted})")
+    return value
 
 
 @contextlib.contextmanager
@@ -378,9 +407,19 @@ class GANTrainer(ABC):
     # -- the loop ----------------------------------------------------------------------------
 
     def restore(self) -> None:
-        """Write config.json for a new run, or load state.pt and rewind the folder on --resume.
-        A trainer calls this once its networks and optimisers exist, before accelerator.prepare.
-        Everything is checked before anything in the folder changes."""
+        """Take the run folder's lock (main process), then write config.json for a new run, or load
+        state.pt and rewind the folder on --resume. A trainer calls this once its networks and
+        optimisers exist, before accelerator.prepare. Everything is checked before anything in the
+        folder changes; a refusal lets go of the lock (fit lets go of it when training ends)."""
+        if self.is_main:
+            self.run.lock()
+        try:
+            self.load_and_rewind()
+        except BaseException:
+            self.run.unlock()
+            raise
+
+    def load_and_rewind(self) -> None:
         state = self.run.load_state() if self.args.resume else None
         if state is not None:
             self.load_checked(state)
@@ -394,16 +433,30 @@ class GANTrainer(ABC):
         tracker_config = {key: "" if value is None else value for key, value in self.config().items()}
         self.accelerator.init_trackers(self.title, config=tracker_config)
 
-    def load_checked(self, state: dict) -> None:
-        """Load a resume state, or stop with one line when it is not one of this kind of run."""
+    def load_checked(self, state: object) -> None:
+        """Load a resume state, or stop with one line when it is not a whole state of this kind of
+        run: its kind, step, time and devices, the shapes of every tensor, every key present."""
         path = self.run.state_path
+        delete = "delete it to restart the run from scratch"
+        if not isinstance(state, dict):
+            raise UserError(f"{path}: not a train.{self.title} state (a {type(state).__name__}); {delete}")
         kind = state.get("kind", self.title)
         if kind != self.title:
+            if kind not in TRAINERS:
+                raise UserError(f"{path}: not a train.{self.title} state (kind {quoted(kind)}); {delete}")
             raise UserError(f"{path}: written by train.{kind}, not train.{self.title}; resume it with "
                             f"`python -m train.{kind}`, or choose another --out")
+        step, seconds, devices = state.get("step", 0), state.get("train_seconds", 0.0), state.get("devices", [])
+        if type(step) is not int or not 1 <= step < STEP_LIMIT:
+            raise UserError(f"{path}: step is {quoted(step)}, not a number of steps done; {delete}")
+        if type(seconds) not in (int, float) or not 0 <= seconds < math.inf:
+            raise UserError(f"{path}: train_seconds is {quoted(seconds)}, not a duration; {delete}")
+        if not (isinstance(devices, list) and len(devices) <= DEVICES_LIMIT
+                and all(isinstance(device, str) and len(device) <= DESCRIPTION_LIMIT for device in devices)):
+            raise UserError(f"{path}: devices is {quoted(devices)}, not a list of device names; {delete}")
         try:
             self.load_state_dict(state)
-            self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+            self.step, self.train_seconds = state["step"], float(state["train_seconds"])
         except KeyError as error:
             raise UserError(f"{path}: not a complete train.{self.title} state (no {error.args[0]!r}); "
                             "delete it to restart the run from scratch") from None
@@ -412,7 +465,7 @@ class GANTrainer(ABC):
             raise UserError(f"{path}: does not fit this run's networks ({reason}); "
                             "delete it to restart the run from scratch") from None
         self.saved_step = self.step
-        self.devices = list(state.get("devices", []))
+        self.devices = list(devices)
 
     def checkpoint(self) -> None:
         """Save state.pt and refresh export/, or stop with one line: when the weights are no longer
@@ -462,6 +515,13 @@ class GANTrainer(ABC):
                     tracker.log_images({"samples": np.asarray(grid)[None]}, step=self.step, **options)
 
     def fit(self) -> None:
+        """Train up to --iters (or a stop signal), save, export and publish; then let go of the run folder."""
+        try:
+            self.train_to_the_end()
+        finally:
+            self.run.unlock()
+
+    def train_to_the_end(self) -> None:
         args = self.args
         self.progress = tqdm(total=args.iters, initial=self.step, disable=not self.is_main, unit="it",
                              dynamic_ncols=True, desc=self.title)

@@ -23,6 +23,7 @@ LOSS_WINDOW = 100
 # Where the run was written and whether it was resumed say nothing about the model. The app reads the
 # rest back from the "Training settings" JSON block (gan_demo.progress), so that block keeps its form.
 HIDDEN_SETTINGS = ("out", "resume")
+DATA_SETTINGS = ("data", "data_a", "data_b")  # shown through shown_path
 
 SNIPPETS = {
     "dcgan": """```python
@@ -56,6 +57,12 @@ def load_arguments(source: str, revision: str | None = None) -> str:
 def point_to_repo(card: str, repo_id: str, revision: str | None = None) -> str:
     """`card` with its load snippet naming the Hub repo `repo_id` (and the branch, unless main)."""
     return LOAD_CALL.sub(f".from_pretrained({load_arguments(repo_id, revision)})", card)
+
+
+def shown_path(path: str) -> str:
+    """A data folder as a card shows it: as given when relative, by its name alone when absolute
+    (a card travels to the Hub, and this machine's folders are nobody's business there)."""
+    return Path(path).name if Path(path).is_absolute() else path
 
 
 def cpu_name() -> str:
@@ -111,7 +118,7 @@ def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]
         title = f"# DCGAN trained on `{Path(config['data']).name}` ({size}x{size})"
         what = (f"A DCGAN generator: a {config['latent_dim']}-dimensional latent z ~ N(0, I) in, a {size}x{size} RGB "
                 f"image out. Trained with the least-squares GAN loss and {augmentation}.")
-        data = f"| training set | `{config['data']}` | {facts['images']} |"
+        data = f"| training set | `{shown_path(config['data'])}` | {facts['images']} |"
         frames = "Every frame shows the same fixed latents, so the GIF shows one set of images taking shape."
     else:
         domain_a, domain_b = facts["domain_a"], facts["domain_b"]
@@ -122,11 +129,12 @@ def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]
                 f"`{config['disc']}` discriminator, cycle-consistency {cycle}, identity weight "
                 f"{config['lambda_identity']} and {augmentation}. Any image with sides divisible by 4 can be "
                 "translated.")
-        data = (f"| A: {domain_a} | `{config['data_a']}` | {facts['images_a']} |\n"
-                f"| B: {domain_b} | `{config['data_b']}` | {facts['images_b']} |")
+        data = (f"| A: {domain_a} | `{shown_path(config['data_a'])}` | {facts['images_a']} |\n"
+                f"| B: {domain_b} | `{shown_path(config['data_b'])}` | {facts['images_b']} |")
         frames = ("Every frame shows the same fixed inputs; each row reads a, G(a), F(G(a)), b, F(b), G(F(b)): "
                   "input, translation and reconstruction, A -> B -> A, then B -> A -> B.")
-    settings = {key: value for key, value in sorted(config.items()) if key not in HIDDEN_SETTINGS}
+    settings = {key: shown_path(value) if key in DATA_SETTINGS else value
+                for key, value in sorted(config.items()) if key not in HIDDEN_SETTINGS}
     seconds, steps = facts["train_seconds"], facts["step"]
     speed = f"{steps / max(seconds, 1e-9):.1f} it/s"
     source = config.get("push_to_hub") or LOCAL_SOURCE

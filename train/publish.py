@@ -16,14 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import HfApi, constants, get_token
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
 
 from gan_demo import hub
 from train import model_card
-from train.errors import UserError, exit_quietly_on_stop_signals, main
+from train.errors import UserError, exit_quietly_on_stop_signals, main, quoted
 
 COMMIT_MESSAGE = "Upload gan-demo export: weights, config, model card, progress GIF and losses"
 # A Hub token (hf_...) however it appears, e.g. in an Authorization header a server echoes back.
 TOKEN = re.compile(r"hf_[A-Za-z0-9_-]+")
+# A branch name: what git allows, within a length that fits a message (git's refs have no set limit).
+BRANCH = re.compile(r"[^\x00-\x20\x7f~^:?*\[\\]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--private", action="store_true",
                         help="create the repo as private (an existing repo keeps its visibility)")
     return parser.parse_args(argv)
+
+
+def check_repo_id(repo_id: str, flag: str = "--repo") -> None:
+    """One line for a repo id the Hub would refuse, before anything is sent (quoting only its start)."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        raise UserError(f"{flag} {quoted(repo_id)}: not a Hub repo id (name or namespace/name of letters, digits, "
+                        "'-', '_' and '.', at most 96 characters)") from None
+
+
+def check_branch(revision: str | None) -> None:
+    if revision is not None and not BRANCH.fullmatch(revision):
+        raise UserError(f"--revision {quoted(revision)}: not a branch name (up to 200 characters, no spaces, "
+                        "control characters or any of ~^:?*[\\)")
 
 
 def redact(text: str) -> str:
@@ -123,6 +142,8 @@ def publish_folder(folder: "str | Path", repo_id: str, revision: str | None = No
 
 def parse_and_publish(argv: list[str]) -> None:
     args = parse_args(argv)
+    check_repo_id(args.repo)
+    check_branch(args.revision)
     publish_folder(args.folder, args.repo, revision=args.revision, private=args.private)
 
 

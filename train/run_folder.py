@@ -6,6 +6,12 @@
     losses.png    loss curves            logs/          experiment tracker files (--report-to)
     export/       the exported model (config.json, model.safetensors, README.md, progress.gif,
                   progress.json, losses.csv, losses.png), refreshed at every checkpoint and at the end
+    .lock         who trains in the folder ("pid 1234 on host"), locked while they do
+
+One trainer at a time: the main process holds an exclusive flock on .lock from before it reads
+state.pt until it stops, so a second trainer on the same folder refuses, naming the holder. The
+kernel drops the lock when its process ends however it ends (kill -9 included), so a lock left by a
+killed run never blocks the next one; the file itself stays.
 
 Every file but losses.csv is written to a temporary name and moved into place with `os.replace`,
 so a run killed at any moment leaves either the old or the new version of each file, never half
@@ -15,11 +21,13 @@ steps are rebuilt at checkpoints from the sample grids, not at every sample.
 """
 
 import csv
+import fcntl
 import io
 import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -33,6 +41,8 @@ from train.errors import UserError, describe_os_error
 from train.plots import plot_losses
 
 STEP_FILE = re.compile(r"step-(\d+)\.png$")
+LOCK_NAME = ".lock"
+HOLDER_LENGTH = 200  # what is read of another trainer's lock file to name it
 
 
 def write_atomic(path: Path, data: "bytes | str") -> None:
@@ -76,6 +86,7 @@ class RunFolder:
         self.logs = self.root / "logs"
         self._pending_losses: list[list[float]] = []
         self._frames: dict[int, Image.Image] = {}  # labelled GIF frames by step, read or drawn once
+        self._lock: io.TextIOWrapper | None = None  # the open .lock while this process holds it
 
     # -- starting and resuming ---------------------------------------------------------------
 
@@ -84,7 +95,7 @@ class RunFolder:
         the folder must be writable: found out now (creating it), not at the first checkpoint."""
         if self.root.exists() and not self.root.is_dir():
             raise UserError(f"--out {self.root}: exists and is not a folder")
-        if not resume and self.root.exists() and any(self.root.iterdir()):
+        if not resume and self.root.exists() and any(path.name != LOCK_NAME for path in self.root.iterdir()):
             raise UserError(f"--out {self.root}: folder is not empty; pass --resume to continue that run "
                             "or choose a new folder")
         try:
@@ -94,6 +105,33 @@ class RunFolder:
         except OSError as error:
             raise UserError(f"--out {self.root}: cannot write there ({error.strerror or describe_os_error(error)})") \
                 from None
+
+    def lock(self) -> None:
+        """Take the run folder for this process, or stop with one line naming the trainer that has it."""
+        path = self.root / LOCK_NAME
+        try:
+            handle = open(path, "a+", encoding="utf-8")  # never truncated before the lock is ours
+        except OSError as error:
+            raise UserError(f"--out {self.root}: cannot write there ({describe_os_error(error)})") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = " ".join(handle.read(HOLDER_LENGTH).split()).encode("ascii", "replace").decode()
+            handle.close()
+            raise UserError(f"--out {self.root}: another trainer is using this run folder ({holder or 'starting'}); "
+                            "wait for it to finish or stop it, or choose another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        self._lock = handle
+
+    def unlock(self) -> None:
+        """Let the next trainer in (a process that ends lets it in anyway)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def write_config(self, config: dict) -> None:
         write_atomic(self.root / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
