@@ -14,6 +14,12 @@ says which):
   split) or, without it, on the 64 px synthetic photo;
 - load: concurrent gradio_client users, each making 20 /sample and 5 /translate calls; errors,
   latency and the peak resident memory of the server's process tree.
+
+`--space-cold-start` measures a deployed Space instead (`space_cold_start`): the default DCGAN and
+cyclegan-cats published to a stand-in Hub, a Space serving them deployed with train.deploy, its tree
+started in an empty folder as Spaces starts it (benchmarks/space_start.py), several times with one
+HF_HOME: the seconds from the command to the first answered /sample, the first start downloading
+the models, the later ones finding them cached.
 """
 
 import os
@@ -43,6 +49,9 @@ from gan_demo.models import CycleGAN, DCGenerator
 ROOT = Path(__file__).resolve().parents[1]
 FULL = {"latency_repeats": 50, "round_trips": 30, "users": 16, "samples_per_user": 20, "translations_per_user": 5}
 QUICK = {"latency_repeats": 3, "round_trips": 2, "users": 4, "samples_per_user": 3, "translations_per_user": 1}
+SPACE_STARTS = {"full": 4, "quick": 2}  # the first downloads the models, the rest find them cached
+SPACE_ID = "stand-in-user/cat-demo"
+SPACE_MODELS = {catalog.DEFAULT_DCGAN: "stand-in-user/dcgan-cats", "cyclegan-cats": "stand-in-user/cyclegan-cats"}
 SAMPLE_COUNT = 16  # the app's default number of samples
 SLIDERS = (0.0,) * 6
 TRANSLATE_DIRECTION = "Russian Blue -> Grumpy"
@@ -224,16 +233,54 @@ def load_test(url: str, server: subprocess.Popen, image: Path, users: int, sampl
             "server_memory_mb": {"idle": round(idle_mb, 1), "peak": round(memory.peak_mb, 1)}}
 
 
+def space_cold_start(work: Path, starts: int) -> dict:
+    """Deploy a Space serving SPACE_MODELS to a stand-in Hub and start its tree `starts` times as
+    Spaces does (see the module docstring); seconds from the command to the first answered /sample."""
+    from benchmarks.space_start import space_server, write_space_tree
+    from tests.hub_server import StandInHub
+
+    with StandInHub() as hub:
+        env = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "GAN_DEMO_OFFLINE")}
+        env.update(HF_ENDPOINT=hub.url, HF_HOME=str(work / "deploy-hf-home"), HF_TOKEN="hf_benchmarkDummyToken",
+                   PYTHONPATH=str(ROOT), HF_HUB_DISABLE_TELEMETRY="1")
+        for name, repo_id in SPACE_MODELS.items():
+            subprocess.run([sys.executable, "-m", "train.publish", str(catalog.DEFAULT_CHECKPOINTS / name), "--repo",
+                            repo_id], cwd=ROOT, env=env, check=True, capture_output=True)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "train.deploy", SPACE_ID,
+                        *(f"--model={repo_id}" for repo_id in SPACE_MODELS.values())],
+                       cwd=ROOT, env=env, check=True, capture_output=True)
+        deploy_seconds = time.perf_counter() - started
+        folder = write_space_tree(hub, SPACE_ID, work / "space")
+        # The floor: the trivial app (Gradio alone, no torch, no models) started the same way, in turn.
+        floor = [sys.executable, str(ROOT / "benchmarks" / "trivial_app.py"),
+                 str(ROOT / "examples" / "grumpy-dcgan-seed-23.png")]
+        seconds: dict[str, list[float]] = {"app": [], "floor": []}
+        for _ in range(starts):
+            for name, command, variant in (("app", None, SPACE_MODELS[catalog.DEFAULT_DCGAN]), ("floor", floor, "")):
+                started = time.perf_counter()
+                with space_server(folder, SPACE_ID, hub.url, work / "space-hf-home", command=command) as url:
+                    Client(url, verbose=False).predict(variant, 0, 1.0, SAMPLE_COUNT, *SLIDERS, api_name="/sample")
+                    seconds[name].append(round(time.perf_counter() - started, 2))
+    return {"space_models": list(SPACE_MODELS.values()), "deploy_s": round(deploy_seconds, 2),
+            "first_start_s": seconds["app"][0], "cached_starts_s": seconds["app"][1:],
+            "floor_starts_s": seconds["floor"]}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few calls only (CI): checks it runs, not the numbers")
     parser.add_argument("--project-photos", type=Path, help="project the held-out 10%% of this image folder")
     parser.add_argument("--json", type=Path, help="where to write the results (default: benchmarks/results/)")
+    parser.add_argument("--space-cold-start", action="store_true",
+                        help="only the cold start of a deployed Space (stand-in Hub), see above")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    if args.space_cold_start:
+        return main_space_cold_start(args)
     plan = QUICK if args.quick else FULL
     result: dict = {"benchmark": "serve_speed", "quick": args.quick, "plan": plan}
     with work_folder("serve-speed") as (work, checkpoints, result["models"]):
@@ -258,6 +305,23 @@ def main(argv: list[str] | None = None) -> dict:
         result["conditions_at_end"] = report.conditions()
     print_tables(result)
     report.write_json(result, args.json, "serve_speed")
+    return result
+
+
+def main_space_cold_start(args: argparse.Namespace) -> dict:
+    result: dict = {"benchmark": "serve_speed --space-cold-start", "quick": args.quick,
+                    "conditions_at_start": report.conditions()}
+    with tempfile.TemporaryDirectory(prefix="gan-demo-space-start-") as work:
+        result["space"] = space_cold_start(Path(work), SPACE_STARTS["quick" if args.quick else "full"])
+    result["conditions_at_end"] = report.conditions()
+    space, start = result["space"], result["conditions_at_start"]
+    report.print_table(f"Deployed Space, command to first answered /sample, s ({start['cpu']}, {start['cores']} "
+                       f"cores, load average {start['load_average_1min']} at start)",
+                       ["deploy", "first start (downloads the models)", "cold start, models cached",
+                        "trivial Gradio app started the same way"],
+                       [(space["deploy_s"], space["first_start_s"], ", ".join(map(str, space["cached_starts_s"])),
+                         ", ".join(map(str, space["floor_starts_s"])))])
+    report.write_json(result, args.json, "serve_speed_space")
     return result
 
 

@@ -34,13 +34,13 @@ def write_space_tree(hub: StandInHub, space_id: str, folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def space_server(folder: Path, space_id: str, hub_url: str, hf_home: Path,
-                 startup_timeout: float = 180) -> Iterator[str]:
-    """`python app.py` in `folder` as Spaces starts it (see the module docstring); the URL to use."""
+def space_server(folder: Path, space_id: str, hub_url: str, hf_home: Path, startup_timeout: float = 180,
+                 command: list[str] | None = None) -> Iterator[str]:
+    """`python app.py` (or `command`) in `folder` as Spaces starts it (see the module docstring); the URL."""
     env = {key: value for key, value in os.environ.items() if key not in NOT_ON_SPACES}
     env.update(HF_ENDPOINT=hub_url, HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1")
     settings = {"SYSTEM": "spaces", "SPACE_ID": space_id, "GRADIO_SERVER_NAME": "0.0.0.0",
                 "GAN_DEMO_OFFLINE": "0", "HF_HUB_OFFLINE": "0"}
-    with gradio_server([sys.executable, "app.py"], env, folder.parent, startup_timeout, cwd=folder,
+    with gradio_server(command or [sys.executable, "app.py"], env, folder.parent, startup_timeout, cwd=folder,
                        settings=settings) as (url, _):
         yield url
