@@ -197,3 +197,12 @@ def test_a_model_that_is_not_a_gan_demo_export_is_refused_before_anything_is_sen
     assert result.stderr.startswith(f"error: --model {NAMESPACE}/no-such-model: ")
     assert "nothing was deployed" in result.stderr
     assert len(hub.history(space_key(SPACE))) == commits_before
+
+
+@pytest.mark.slow
+def test_the_space_cold_start_benchmark_quick_runs_end_to_end(tmp_path):
+    result = run_cli("benchmarks.serve_speed", "--space-cold-start", "--quick", "--json", str(tmp_path / "space.json"),
+                     timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    space = json.loads((tmp_path / "space.json").read_text())["space"]
+    assert space["first_start_s"] > 0 and len(space["cached_starts_s"]) == 1 and len(space["floor_starts_s"]) == 2

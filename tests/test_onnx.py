@@ -186,3 +186,14 @@ def test_push_to_hub_publishes_the_model_and_its_onnx_files_in_one_commit_and_th
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert Image.open(tmp_path / "cat.png").size == (64, 64)
     assert TOKEN not in result.stdout + result.stderr + ran.stdout + ran.stderr
+
+
+@pytest.mark.slow  # three exports in a fresh process: a minute on two busy cores
+def test_the_onnx_speed_benchmark_quick_runs_end_to_end(tmp_path):
+    result = run_cli("benchmarks.onnx_speed", "--quick", "--threads", "1", "--json", str(tmp_path / "onnx.json"),
+                     timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = json.loads((tmp_path / "onnx.json").read_text())
+    assert set(measured["latency_ms"]["1"]) == {"16-cat grid, PyTorch", "16-cat grid, onnxruntime",
+                                                "256 px translation, PyTorch", "256 px translation, onnxruntime"}
+    assert all(0 < value <= TOLERANCE for files in measured["max_abs_difference"].values() for value in files.values())
