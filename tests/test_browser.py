@@ -118,6 +118,37 @@ def box(page, selector: str) -> dict:
     return page.locator(selector).first.bounding_box()
 
 
+def open_tab(page, name: str) -> None:
+    """Click the tab called `name`, through the "More tabs" menu where a phone has no room for it."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+        return
+    page.get_by_role("button", name="More tabs").click()
+    page.locator(".overflow-dropdown button", has_text=name).first.click()
+
+
+WHOLE_IMAGES_JS = """(selector) => [...document.querySelectorAll(selector + ' img')].every(image => {
+    const box = image.getBoundingClientRect(), gallery = document.querySelector(selector).getBoundingClientRect();
+    return image.naturalWidth > 0 && box.bottom <= gallery.bottom + 1
+        && Math.abs(box.height / box.width - image.naturalHeight / image.naturalWidth) < 0.03; })"""
+CAPTIONS_UNDER_JS = """(selector) => [...document.querySelectorAll(selector + ' .thumbnail-item')].every(item => {
+    const image = item.querySelector('img').getBoundingClientRect();
+    const caption = item.querySelector('.caption-label')?.getBoundingClientRect();
+    return !caption || caption.top >= image.bottom - 1; })"""
+SPACE_BELOW_JS = """(selector) => { const gallery = document.querySelector(selector).getBoundingClientRect();
+    const items = [...document.querySelectorAll(selector + ' .thumbnail-item')];
+    const bottoms = items.map(item => item.getBoundingClientRect().bottom);
+    return gallery.bottom - Math.max(...bottoms); }"""
+
+
+def assert_gallery_whole(page, selector: str) -> None:
+    """Every picture of the gallery whole at its own aspect ratio, its caption under it, no empty band below."""
+    assert page.evaluate(WHOLE_IMAGES_JS, selector), f"{selector}: a picture is cropped"
+    assert page.evaluate(CAPTIONS_UNDER_JS, selector), f"{selector}: a caption covers its picture"
+    assert page.evaluate(SPACE_BELOW_JS, selector) < 48, f"{selector}: empty space under the pictures"
+
+
 def choose(page, dropdown: str, option: str) -> None:
     page.locator(f"{dropdown} input").first.click()
     page.get_by_role("option", name=option).first.click()
@@ -174,11 +205,15 @@ def test_compare_variants_shows_every_dcgan(open_page):
     page.get_by_role("button", name="Compare variants", exact=True).click()
     page.locator("#comparison img").first.wait_for()
     assert page.locator("#comparison img").count() == len(entries_of("dcgan"))
+    page.wait_for_timeout(500)
+    assert_gallery_whole(page, "#comparison")
 
 
 def test_phone_shows_the_grid_before_its_controls(open_page, app):
     page = open_page(PHONE)
     assert box(page, "#samples")["y"] < box(page, "#variant")["y"]
+    # Nothing floats over the first row of cats: no label, no toolbar.
+    assert page.locator("#samples [data-testid=block-label]:visible, #samples .icon-button:visible").count() == 0
     grid = box(page, "#samples")
     assert grid["y"] < PHONE["height"] / 2 and grid["y"] + grid["height"] < PHONE["height"]  # on the first screen
     page.screenshot(path=app[2] / "sample-phone.png", full_page=True)
@@ -189,7 +224,7 @@ def test_phone_shows_the_grid_before_its_controls(open_page, app):
 
 def test_translate_results_beside_the_input_and_refusals_on_the_page(open_page, app, upload, tmp_path):
     page = open_page(DESKTOP)
-    page.get_by_role("tab", name="Translate").click()
+    open_tab(page, "Translate")
     page.locator("#translate-input input[type=file]").set_input_files(upload)
     page.locator("#translation img").wait_for()
     page.locator("#reconstruction img").wait_for()
@@ -218,7 +253,7 @@ def test_translate_results_beside_the_input_and_refusals_on_the_page(open_page, 
 
 def test_translate_on_a_phone_is_input_then_results(open_page, app, upload):
     page = open_page(PHONE)
-    page.get_by_role("tab", name="Translate").click()
+    open_tab(page, "Translate")
     page.locator("#translate-input input[type=file]").set_input_files(upload)
     page.locator("#translation img").wait_for()
     source, translation = box(page, "#translate-input"), box(page, "#translation")
@@ -253,7 +288,7 @@ STROKES_JS = """() => [...document.querySelectorAll('#losses path')].filter(path
 def test_every_run_draws_its_own_losses_variants_and_downloads(open_page, app):
     url, checkpoints, screenshots = app
     page = open_page(DESKTOP)
-    page.get_by_role("tab", name="Training progress").click()
+    open_tab(page, "Training progress")
     page.locator("#progress-gif img").wait_for()
     # Titles sit above the pictures: no label box over the "iter N" stamp in their corner.
     labels = page.locator("#progress-gif [data-testid=block-label]:visible, "
@@ -266,6 +301,8 @@ def test_every_run_draws_its_own_losses_variants_and_downloads(open_page, app):
         strokes = page.evaluate(STROKES_JS)
         assert len(strokes) == len(terms) and None not in strokes and "none" not in strokes, entry.name
         page.wait_for_function(f"() => document.querySelectorAll('#variants img').length === {comparable(entry)}")
+        page.wait_for_timeout(300)
+        assert_gallery_whole(page, "#variants")
         downloaded = {}
         for button, name in (("#download-gif", "progress.gif"), ("#download-csv", "losses.csv")):
             with page.expect_download() as download:
@@ -288,7 +325,7 @@ def test_every_run_draws_its_own_losses_variants_and_downloads(open_page, app):
 
 def test_progress_on_a_phone_shows_run_names_and_every_variant(open_page, app):
     page = open_page(PHONE)
-    page.get_by_role("tab", name="Training progress").click()
+    open_tab(page, "Training progress")
     page.locator("#variants img").first.wait_for()
     run_box = box(page, "#run input")
     name_width = page.evaluate("() => document.querySelector('#run input').scrollWidth")
@@ -301,6 +338,7 @@ def test_progress_on_a_phone_shows_run_names_and_every_variant(open_page, app):
     cut_captions = page.evaluate("() => [...document.querySelectorAll('#variants .caption-label')]"
                                  ".filter(label => label.scrollWidth > label.clientWidth + 1).map(l => l.textContent)")
     assert cut_captions == []  # each variant's name is whole
+    assert_gallery_whole(page, "#variants")
     page.wait_for_timeout(1500)
     page.screenshot(path=app[2] / "progress-phone.png", full_page=True)
 
@@ -353,7 +391,7 @@ def test_bring_your_own_cat_model_and_run_in_chromium(browser, tmp_path):
             page.screenshot(path=screenshots / "your-cat.png", full_page=True)
 
             # A published model: added by repo id, then offered in the variant menu.
-            page.get_by_text("Where the models come from").click()
+            open_tab(page, "Models")
             page.locator("#add-repo textarea, #add-repo input").first.fill("someone/my-dcgan")
             page.get_by_role("button", name="Add model").click()
             page.wait_for_function("() => document.querySelector('#add-note')?.innerText.includes('Added')")
@@ -369,7 +407,7 @@ def test_bring_your_own_cat_model_and_run_in_chromium(browser, tmp_path):
                                          "--checkpoint-every", "50", "--image-size", "16", "--conv-dim", "4",
                                          "--latent-dim", "8", "--batch-size", "4"], cwd=ROOT, env=SUBPROCESS_ENV)
             try:
-                page.get_by_role("tab", name="Training progress").click()
+                open_tab(page, "Training progress")
                 while not (runs / "live" / "progress.gif").is_file():
                     page.wait_for_timeout(500)
                 page.get_by_role("button", name="Refresh runs").click()
@@ -379,8 +417,57 @@ def test_bring_your_own_cat_model_and_run_in_chromium(browser, tmp_path):
                 first = page.locator("#iteration input[type=number]").input_value()
                 page.wait_for_function(
                     "(first) => document.querySelector('#iteration input[type=number]')?.value !== first", arg=first)
+                # A local run is compared with nothing, and the page says so instead of an empty gallery.
+                page.locator("#variants-note").get_by_text("none to show").wait_for()
+                assert page.locator("#variants img:visible").count() == 0
                 page.screenshot(path=screenshots / "live-run.png", full_page=True)
+                # Its export is offered in Sample cats as soon as that tab is opened: no "Refresh runs" there.
+                while not (runs / "live" / "export" / "model.safetensors").is_file():
+                    page.wait_for_timeout(500)
+                open_tab(page, "Sample cats")
+                page.locator("#variant input").first.click()
+                page.get_by_role("option", name="run:live").wait_for()
             finally:
                 training.kill()
                 training.wait()
             page.close()
+
+
+# -- Your cat: refusals, the crop box, and where the result is ---------------------------------------
+
+
+def test_your_cat_refuses_a_non_image_once_and_clears_the_old_result(open_page, app, upload, tmp_path):
+    page = open_page(DESKTOP)
+    page.get_by_text("Your cat: project a photo").click()
+    page.locator("#project-input input[type=file]").set_input_files(upload)
+    page.locator("#project-square img").wait_for()
+    # Typing a square size and pressing Enter moves the preview.
+    before = source_of(page, "#project-square img")
+    number = page.locator("#crop-square input[type=number]")
+    number.fill("50")
+    number.press("Enter")
+    wait_for_new_source(page, "#project-square img", before)
+    page.get_by_role("button", name="Project into the latent space").click()
+    page.locator("#project-reconstruction img").wait_for()
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("these are my notes, not a photo")
+    page.locator("#project-input input[type=file]").set_input_files(not_an_image)
+    page.locator("#project-note").get_by_text("notes.png").wait_for()
+    page.wait_for_function("() => !document.querySelector('#project-reconstruction img')"
+                           " && !document.querySelector('#project-input img')"
+                           " && !document.querySelector('#project-square img')")
+    page.wait_for_timeout(500)
+    assert page.locator(".toast-body:visible").count() == 0  # told once, on the page, not in a toast as well
+    page.screenshot(path=app[2] / "your-cat-refused.png", full_page=True)
+
+
+def test_phone_brings_the_projected_cat_and_its_sliders_into_view(open_page, app, upload):
+    page = open_page(PHONE)
+    page.get_by_text("Your cat: project a photo").click()
+    page.locator("#project-input input[type=file]").set_input_files(upload)
+    page.locator("#project-square img").wait_for()
+    page.get_by_role("button", name="Project into the latent space").click()
+    page.locator("#project-reconstruction img").wait_for()
+    page.wait_for_function("() => { const box = document.querySelector('#samples').getBoundingClientRect();"
+                           " return box.top > -5 && box.top < 200; }")
+    page.screenshot(path=app[2] / "your-cat-phone.png")

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from gan_demo import inference
-from tests.app_server import TINY_IMAGE_SIZE, crafted_gif, make_tiny_checkpoints, serve_app_process
+from tests.app_server import TINY_IMAGE_SIZE, crafted_gif, make_tiny_checkpoints, serve_app_process, write_progress
 from ui.served_files import FileRefused, ServedFiles
 
 DIRECTION = "Grumpy -> Russian Blue"
@@ -54,8 +54,8 @@ def break_progress(checkpoints: Path) -> dict[str, str]:
 class Server:
     """The app under test: its URL, process, private temp folder and Gradio upload folder."""
 
-    def __init__(self, url: str, process: psutil.Process, temp: Path):
-        self.url, self.process, self.temp = url, process, temp
+    def __init__(self, url: str, process: psutil.Process, temp: Path, checkpoints: Path):
+        self.url, self.process, self.temp, self.checkpoints = url, process, temp, checkpoints
         self.uploads = temp / "gradio"
 
     def call(self, api_name: str, *data, timeout: float = 60) -> tuple[str, object]:
@@ -105,9 +105,46 @@ def server(tmp_path_factory) -> Server:
     checkpoints = make_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"), leave_out=("cyclegan-cats-nocycle",))
     break_progress(checkpoints)
     temp = tmp_path_factory.mktemp("server-tmp")
-    private = {"TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(temp / "gradio")}
+    runs = plant_runs(temp)
+    private = {"TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(temp / "gradio"), "GAN_DEMO_RUNS": str(runs),
+               "HF_HOME": str(plant_hub_cache(temp))}
     with serve_app_process(checkpoints, private) as (url, process):
-        yield Server(url, psutil.Process(process.pid), temp)
+        yield Server(url, psutil.Process(process.pid), temp, checkpoints)
+
+
+def plant_runs(temp: Path) -> Path:
+    """A runs folder holding one good run with files no visitor may download (state.pt, a page of
+    HTML), a run whose progress files are FIFOs, a run whose configs are nested 30,000 deep, and beside
+    the runs folder a "run" a visitor must not reach by name."""
+    runs = temp / "runs"
+    for name in ("good", "fifos", "nested"):
+        (runs / name).mkdir(parents=True)
+    write_progress(runs / "good", seed=5)
+    (runs / "good" / "config.json").write_text(json.dumps({"sample_every": 100, "iters": 300}))
+    (runs / "good" / "state.pt").write_bytes(b"private training state")
+    (runs / "good" / "page.html").write_text("<script>alert(1)</script>")
+    for name in ("progress.gif", "losses.csv", "config.json"):
+        os.mkfifo(runs / "fifos" / name)
+    deep = "[" * 30_000 + "]" * 30_000
+    write_progress(runs / "nested", seed=6)
+    (runs / "nested" / "config.json").write_text(deep)
+    (runs / "nested" / "export").mkdir()
+    (runs / "nested" / "export" / "config.json").write_text(deep)
+    (runs / "nested" / "export" / "model.safetensors").write_bytes(b"not weights")
+    outside = temp / "secret"
+    outside.mkdir()
+    write_progress(outside, seed=7)
+    (outside / "config.json").write_text(json.dumps({"api_key": "do-not-leak"}))
+    return runs
+
+
+def plant_hub_cache(temp: Path) -> Path:
+    """An HF home whose cache holds a private model someone downloaded earlier on this machine."""
+    home = temp / "hf-home"
+    snapshot = home / "hub" / "models--someone--private" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.safetensors").write_bytes(b"private weights")
+    return home
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -375,3 +412,115 @@ def test_served_copies_refuse_links_fifos_and_oversized_files(tmp_path):
             served.copy_of(tmp_path / name)
     (tmp_path / "ok.csv").write_text("step,g\n1,0.5\n")
     assert served.copy_of(tmp_path / "ok.csv").read_text() == "step,g\n1,0.5\n"
+
+
+# -- (6) the server hands out only the files a response named --------------------------------------
+
+
+def fetch_status(server: Server, path: "str | Path") -> int:
+    try:
+        with urllib.request.urlopen(f"{server.url}gradio_api/file={path}", timeout=30) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_no_cache_runs_or_checkpoint_file_is_served(server):
+    outcome, outputs = server.call("progress", "run:good", 200)
+    assert outcome == "complete", outputs
+    handed_out = outputs[0]["path"]
+    assert fetch_status(server, handed_out) == 200  # what the response named is served
+    private = [server.checkpoints / "cyclegan-cats" / "model.safetensors",
+               server.checkpoints / "cyclegan-cats" / "progress.gif",server.temp / "hf-home" / "hub" / "models--someone--private" / "snapshots" / ("0" * 40)
+               / "model.safetensors",
+               server.temp / "runs" / "good" / "state.pt", server.temp / "runs" / "good" / "page.html",
+               server.temp / "runs" / "good" / "config.json", server.temp / "runs" / "good" / "progress.gif",
+               server.temp / "secret" / "config.json", Path(__file__)]
+    assert {path.name: fetch_status(server, path) for path in private} == {path.name: 403 for path in private}
+
+
+# -- (7) a burst of expensive calls never fills the queue for the cheap ones ----------------------
+
+
+def test_sample_answers_while_project_is_hammered(server, tmp_path):
+    photo = tmp_path / "cat.png"
+    Image.new("RGB", (64, 64), "orange").save(photo)
+    uploaded = server.upload(photo)
+    payload = {"path": uploaded, "meta": META}
+
+    def project(_: int) -> tuple[str, object]:
+        return server.call("project", payload, "dcgan-grumpy-basic", 100, 50, 50, timeout=300)
+
+    with concurrent.futures.ThreadPoolExecutor(40) as pool:
+        burst = [pool.submit(project, index) for index in range(40)]
+        time.sleep(0.5)  # the burst is queued or refused by now
+        started = time.perf_counter()
+        server.assert_still_serving()
+        sample_seconds = time.perf_counter() - started
+        outcomes = [future.result() for future in burst]
+    refused = [message for outcome, message in outcomes if outcome == "error"]
+    assert refused and all("busy" in str(message) for message in refused), refused[:3]
+    assert any(outcome == "complete" for outcome, _ in outcomes)
+    assert sample_seconds < 20, sample_seconds  # answered beside the projections, not after all of them
+
+
+# -- (8) run names reach only direct children of the runs folder ----------------------------------
+
+
+def test_run_names_outside_the_runs_folder_get_one_message(server):
+    names = ["run:../secret", f"run:{server.temp / 'secret'}", "run:good/../../secret", "run:.", "run:..",
+             "run:", "run:missing", "run:good/", "not-a-model", "run:good\x00"]
+    messages = {server.refusal("progress", name, 200) for name in names}
+    assert len(messages) == 1 and "do-not-leak" not in messages.pop()
+
+
+def test_fifos_and_nested_configs_in_runs_neither_block_nor_crash(server):
+    started = time.perf_counter()
+    messages = [server.call("progress", name, 200) for name in ("run:fifos", "run:nested")]
+    assert time.perf_counter() - started < 20
+    fifo_outcome, _ = messages[0]
+    assert fifo_outcome == "error"
+    nested_outcome, nested = messages[1]
+    if nested_outcome == "complete":  # the frames show; the nested settings are not echoed
+        assert "[[[[" not in json.dumps(nested[3])
+    server.assert_still_serving()
+
+
+# -- (9) text is bounded before it is parsed ------------------------------------------------------
+
+
+def test_huge_latent_costs_a_length_check(server):
+    started = time.perf_counter()
+    message = server.refusal("sample", *SAMPLE_DEFAULTS[:-1], "[" + "0," * 10_000_000 + "0]")
+    assert "characters long" in message and time.perf_counter() - started < 15
+    body = json.dumps({"data": [*SAMPLE_DEFAULTS[:-1], "0" * (40 * 2**20)]}).encode()
+    request = urllib.request.Request(f"{server.url}gradio_api/call/sample", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises((urllib.error.HTTPError, urllib.error.URLError, ConnectionError)) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    if isinstance(refused.value, urllib.error.HTTPError):
+        assert refused.value.code == 413
+    server.assert_still_serving()
+
+
+# -- (10) every other odd value gets one line ----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [float("nan"), "x", None, [50], {"value": 1}, 10**400])
+def test_crop_controls_are_validated(server, tmp_path, value):
+    photo = tmp_path / "cat.png"
+    Image.new("RGB", (64, 64), "orange").save(photo)
+    uploaded = server.upload(photo)
+    for position in (2, 3, 4):
+        data = [{"path": uploaded, "meta": META}, "dcgan-grumpy-basic", 100, 50, 50]
+        data[position] = value
+        assert "must be" in server.refusal("project", *data)
+
+
+def test_a_cyclegan_is_not_sampled_nor_a_dcgan_translated(server):
+    assert "is a cyclegan" in server.refusal("sample", "cyclegan-cats", *SAMPLE_DEFAULTS[1:])
+    assert "is a cyclegan" in server.refusal("interpolate", "cyclegan-cats", 1, 2, 6, 1.0, "")
+    for latent in ("[" * 5000 + "]" * 5000, json.dumps([10**400] * 16), json.dumps([[0.0] * 16])):
+        message = server.refusal("sample", *SAMPLE_DEFAULTS[:-1], latent)
+        assert len(message) < 300

@@ -13,6 +13,14 @@ from ui.state import AppState
 CSS = """
 /* 64 px samples are drawn as large as their box allows, crisp rather than blurred. */
 .pixelated img { image-rendering: pixelated; object-fit: contain; }
+/* Galleries of grids: each grid whole at its own aspect ratio, its caption under it, no fixed height. */
+#comparison .grid-wrap, #variants .grid-wrap { height: auto !important; max-height: none !important; }
+#comparison .grid-container, #variants .grid-container { grid-auto-rows: auto !important; }
+#comparison .thumbnail-item, #variants .thumbnail-item {
+  aspect-ratio: auto !important; height: auto !important; display: flex; flex-direction: column; }
+#comparison .thumbnail-item img, #variants .thumbnail-item img { width: 100%; height: auto !important; }
+#comparison .caption-label, #variants .caption-label {
+  position: static !important; white-space: normal !important; max-width: none !important; text-align: center; }
 /* Phones: the sample grid above its controls, so a slider moves a picture in view. */
 @media (max-width: 767px) {
   #sample-grid-column { order: -1; }
@@ -32,14 +40,15 @@ def build_demo(runs_folder: "str | Path | None" = None, state: AppState | None =
     gradio_fixes.install()
     state = state or AppState.build(runs_folder)
     with gr.Blocks(title="gan-demo: cats and CycleGANs", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
-        gr.Markdown("# gan-demo\nSample cats from a DCGAN, translate images with CycleGAN, and watch the models learn.")
+        gr.Markdown("# gan-demo\nSample cats from a DCGAN, translate images with CycleGAN, and watch the models learn. "
+                    "Where each model comes from, and how to add your own: the *Models* tab.")
         with gr.Tab("Sample cats", elem_id="sample-tab") as sample_page:
             sample = sample_tab.build(state, demo)
         with gr.Tab("Translate", elem_id="translate-tab") as translate_page:
             translate = translate_tab.build(state)
         with gr.Tab("Training progress", elem_id="progress-tab"):
             progress = progress_tab.build(state, demo)
-        with gr.Tab("Where the models come from", elem_id="models-tab"):
+        with gr.Tab("Models", elem_id="models-tab"):
             models = models_tab.build(state)
 
         def refresh_menus(run: str | None) -> tuple:

@@ -49,7 +49,7 @@ def build(state: AppState, demo: gr.Blocks) -> ProgressTab:
         with gr.Column(min_width=300):
             with gr.Row():
                 run = gr.Dropdown(run_menu, value=run_menu[0][1] if run_menu else None, label="run",
-                                  allow_custom_value=True, elem_id="run", scale=4)
+                                  allow_custom_value=True, elem_id="run", scale=4, min_width=260)
                 refresh_runs = gr.Button("Refresh runs", size="sm", scale=1, min_width=90, elem_id="refresh-runs")
         with gr.Column(min_width=300):
             # Built with the largest iteration a run may reach: API calls are checked against it,
@@ -133,7 +133,10 @@ class ProgressHandlers:
             name = run.removeprefix(local_runs.RUN_PREFIX)
             if name not in local_runs.run_names(self.state.runs_root):  # only a direct child of the runs folder
                 raise refusal(NO_SUCH_RUN, "Progress unavailable")
-            record = local_runs.run_progress(self.state.runs_root / name)
+            try:
+                record = local_runs.run_progress(self.state.runs_root / name)
+            except progress.ProgressError as error:  # a GIF that cannot be read: say which file and why
+                raise refusal(f"No training progress for {run}: {error}", "Progress unavailable") from None
             if record is None:
                 raise refusal(f"{run} has written no sample yet; it shows up after its first one.",
                               "Progress unavailable")

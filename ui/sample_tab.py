@@ -63,7 +63,7 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
                 reset = gr.Button("Reset directions", size="sm")
         with gr.Column(scale=2, min_width=300, elem_id="sample-grid-column"):
             grid = gr.Image(show_label=False, format="png", interactive=False, elem_id="samples",
-                            elem_classes=["pixelated"], height=560, buttons=["download", "fullscreen"])
+                            elem_classes=["pixelated"], height=560, buttons=[])  # no toolbar over the first row
             sample_note = gr.Markdown(elem_id="sample-note")
     gr.Markdown(SAMPLE_EXPLANATION)  # below, so that on a phone the grid is on the first screen
     with gr.Accordion("Your cat: project a photo into the latent space, then edit it", open=False,
@@ -121,7 +121,9 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
     project_button.click(on_page(handlers.project_photo, project_inputs,
                                  lambda note: (None, None, gr.skip(), note)),
                          project_inputs, project_outputs, preprocess=False, api_visibility="private",
-                         concurrency_id="project")
+                         concurrency_id="project").then(
+        # The projected cat is now the grid the sliders edit: bring it (and the sliders) into view.
+        None, js="() => document.querySelector('#samples')?.scrollIntoView({block: 'start'})")
     crop_inputs = [photo, variant, square, across, down]
     gr.on([photo.change, square.input, across.input, down.input],  # drag, arrow keys or typed value
           # A refused photo is taken out of the input (no broken-image icon), with its result and the reason.
