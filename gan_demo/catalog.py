@@ -3,8 +3,9 @@
 maintainers publish one); `build_registry` loads each one from the Hub at that revision when a repo
 id is set and the Hub is allowed and reachable, otherwise from its bundled folder (logging why it
 fell back), and lists a model that loads from neither as unavailable, with the reason, instead of
-failing. Models added later (a Hub repo id typed into the app, a local training run) join the same
-registry with `ModelRegistry.add`.
+failing. Models added later join the same registry: a local training run with `ModelRegistry.add`,
+a visitor's Hub repo with `ModelRegistry.add_from_hub`, the one entry point for that (see its
+docstring: a cap on the number, one download budget, a deadline, names that never collide).
 
 `GAN_DEMO_OFFLINE=1` or `HF_HUB_OFFLINE=1` forbid the Hub; `GAN_DEMO_CHECKPOINTS=DIR` points the
 bundled folders somewhere else than checkpoints/ (tests, or models trained locally).
@@ -12,27 +13,45 @@ bundled folders somewhere else than checkpoints/ (tests, or models trained local
     registry = build_registry()
     registry.names("dcgan")                 # the DCGANs that loaded, in catalog order
     registry.get("cyclegan-cats").model     # ModelUnavailable (one line) if it did not load
-    registry.add("you/your-gan", "dcgan", model, "Hub: you/your-gan @ 0123abcd", snapshot_folder)
+    registry.add("run:mine", "dcgan", model, "local run: runs/mine", export_folder)
+    registry.add_from_hub("someone/their-gan", "main")  # -> the note to show; AddRefused (one line) if not
 """
 
 import logging
 import os
+import shutil
+import tempfile
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from gan_demo import served_models
+from gan_demo import hub, served_models
 from gan_demo.inference import ModelLoadError, load_folder
-from gan_demo.models import CycleGAN, DCGenerator
+from gan_demo.models import MODEL_CLASSES, kind_of
 
 log = logging.getLogger(__name__)
 
 CHECKPOINTS_VARIABLE = "GAN_DEMO_CHECKPOINTS"
 OFFLINE_VARIABLES = ("GAN_DEMO_OFFLINE", "HF_HUB_OFFLINE")
 DEFAULT_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
-MODEL_CLASSES: dict[str, type[torch.nn.Module]] = {"dcgan": DCGenerator, "cyclegan": CycleGAN}
+ADDED_PREFIX = "added: "  # the source of every model added by repo id begins so
+
+
+@dataclass(frozen=True)
+class AddLimits:
+    """What the models visitors add may take, all of them together: they are shared by every visitor
+    of the app's process (a copy per visitor would multiply memory by the visitors)."""
+
+    models: int = 4
+    download_bytes: int = 200 * 1000 * 1000  # received bytes on disk; memory follows (float32 weights)
+    seconds: float = 60.0  # one add, from resolving the revision to a loaded model
+
+
+class AddRefused(ValueError):
+    """A model that cannot be added; the message is one line a visitor can read."""
 
 
 class ModelUnavailable(LookupError):
@@ -108,11 +127,17 @@ class TranslationChoice:
 
 class ModelRegistry:
     """The models on offer by name, in the order they joined; safe to read and add to from several
-    request threads. Adding a name again replaces its entry (a re-pulled revision, a run's newer export)."""
+    request threads. `add` with a name again replaces its entry (a run's newer export); models added
+    by repo id (`add_from_hub`) never replace anything. `downloads` holds their files: a temporary
+    folder made at the first add and removed at exit when None."""
 
-    def __init__(self) -> None:
+    def __init__(self, add_limits: AddLimits = AddLimits(), downloads: "str | Path | None" = None) -> None:
         self._models: dict[str, RegisteredModel] = {}
         self._lock = threading.Lock()
+        self.add_limits = add_limits
+        self._budget = hub.DownloadBudget(add_limits.download_bytes)
+        self._adding: set[str] = set()  # names being added now: they count against the cap already
+        self._downloads = Path(downloads) if downloads is not None else None
 
     def add(self, name: str, kind: str, model: torch.nn.Module, source: str,
             progress_folder: "str | Path | None" = None, *, label: str = "",
@@ -172,6 +197,99 @@ class ModelRegistry:
             self._models[registered.name] = registered
         return registered
 
+    # -- models a visitor adds by Hub repo id ---------------------------------------------------
+    def add_from_hub(self, repo_id: str, revision: str | None = None, *, token: str | None = None,
+                     endpoint: str | None = None) -> str:
+        """Add the gan-demo export of `repo_id` at `revision` (a branch, tag or commit; the default
+        branch when empty) and return the note to show; AddRefused with one line when it cannot be.
+
+        The revision is resolved to a commit first, and the model is named `repo_id@<12 hex>`, so a
+        later push never changes it and no add replaces another model (another revision of the same
+        repo gets its own name; the same commit again is only named back). Then, under the lock, the
+        add takes a place among `add_limits.models` (adds still downloading hold theirs), and the
+        export is checked from its listing and config.json, downloaded (every byte received charged
+        to one budget shared by all added models) and loaded, all within `add_limits.seconds`.
+        A failed add leaves nothing on disk and gives its place and bytes back."""
+        if not hub_allowed():
+            raise AddRefused("the Hub is disabled here (GAN_DEMO_OFFLINE or HF_HUB_OFFLINE is set)")
+        deadline = hub.Deadline(self.add_limits.seconds)
+        try:
+            commit_id = hub.resolve_commit(repo_id, (revision or "").strip() or None, deadline, token=token,
+                                           endpoint=endpoint)
+            repo_id = hub.check_repo_id(repo_id)
+        except hub.HubError as error:
+            raise AddRefused(str(error)) from None
+        name = f"{repo_id}@{commit_id[:12]}"
+        with self._lock:
+            known = self._models.get(name)
+            if known is None:
+                self._take_place(name)
+        if known is not None:
+            if not known.source.startswith(ADDED_PREFIX):
+                raise AddRefused(f"a model named {name} is on offer already")
+            return f"`{name}` is here already (commit {commit_id}); choose it in the {menu_of(known.kind)} menu."
+        try:
+            return self._download_and_register(name, repo_id, commit_id, deadline, token, endpoint)
+        finally:
+            with self._lock:
+                self._adding.discard(name)
+
+    def _take_place(self, name: str) -> None:
+        """Hold one of the add_limits.models places for `name` (called under the lock)."""
+        if name in self._adding:
+            raise AddRefused(f"{name} is being added by another request right now; it appears when that ends")
+        added = sum(registered.source.startswith(ADDED_PREFIX) for registered in self._models.values())
+        if added + len(self._adding) >= self.add_limits.models:
+            raise AddRefused(f"this app holds {self.add_limits.models} added models already (or is adding them), "
+                             "the most it keeps")
+        self._adding.add(name)
+
+    def _download_and_register(self, name: str, repo_id: str, commit_id: str, deadline: "hub.Deadline",
+                               token: str | None, endpoint: str | None) -> str:
+        folder = None
+        try:
+            export = hub.inspect_commit(repo_id, commit_id, deadline, token=token, endpoint=endpoint)
+            folder = hub.download_export(export, self._downloads_folder(), deadline, token=token,
+                                         budget=self._budget)
+            model = hub.load_export(export.model_class, name, folder)
+            deadline.check(name)
+        except hub.HubError as error:
+            self._remove_download(folder)
+            raise AddRefused(str(error)) from None
+        except OSError as error:  # the disk: full, or the folder unwritable
+            self._remove_download(folder)
+            raise AddRefused(f"{name}: cannot store the download here ({type(error).__name__}: "
+                             f"{hub.shown(error.strerror or error, 80)})") from None
+        kind = kind_of(export.model_class)
+        self.add(name, kind, model, f"{ADDED_PREFIX}{repo_id} @ {commit_id[:12]}", folder, label=name)
+        return (f"Added `{name}` ({kind}, {export.download_bytes / 1e6:.1f} MB) at commit {commit_id}: a later "
+                f"push to the repo does not change it. It is in the {menu_of(kind)} menu as `{name}` for "
+                "everyone using this app until it restarts.")
+
+    def _downloads_folder(self) -> Path:
+        with self._lock:
+            if self._downloads is None:
+                self._downloads = Path(tempfile.mkdtemp(prefix="gan-demo-added-"))
+                weakref.finalize(self, shutil.rmtree, self._downloads, True)  # at exit, or with the registry
+            return self._downloads
+
+    def _remove_download(self, folder: Path | None) -> None:
+        """Delete a download that will not be served and give its bytes back to the budget."""
+        if folder is None or not folder.is_dir():
+            return
+        size = sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        self._budget.refund(size)
+
+    @property
+    def download_bytes(self) -> int:
+        """Bytes the added models' downloads hold now (charged as received, given back when removed)."""
+        return self._budget.used_bytes
+
+
+def menu_of(kind: str) -> str:
+    return "Sample cats" if kind == "dcgan" else "Translate"
+
 
 def model_class_of(kind: str) -> type[torch.nn.Module]:
     if kind not in MODEL_CLASSES:
@@ -204,8 +322,6 @@ def resolve(entry: CatalogEntry, checkpoints: "str | Path | None" = None) -> Reg
         fallback_reason = "Hub disabled by " + " / ".join(OFFLINE_VARIABLES)
     elif entry.repo_id:
         try:
-            from gan_demo import hub  # only here: an offline app never needs huggingface_hub's network code
-
             pulled = hub.pull_model(entry.model_class, entry.repo_id, entry.revision or "main")
             return registered_entry(entry, pulled.model, f"Hub: {entry.repo_id} @ {pulled.commit_id[:12]}",
                                     pulled.folder)

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import torch
 
-from gan_demo.hub import HubError, class_of
 from gan_demo.inference import ModelLoadError
+from gan_demo.models import kind_of
+from gan_demo.models.export_format import class_of
 from gan_demo.progress import RunProgress, read_losses, steps_of
 from gan_demo.render import read_gif_frames
 
 RUNS_VARIABLE = "GAN_DEMO_RUNS"
 RUN_PREFIX = "run:"
-KINDS = {"DCGenerator": "dcgan", "CycleGAN": "cyclegan"}
 
 
 def runs_folder(argument: "str | Path | None" = None) -> Path | None:
@@ -76,15 +76,15 @@ def export_class(folder: Path) -> type[torch.nn.Module] | None:
         return None
     try:
         config = json.loads((export / "config.json").read_text())
-        return class_of(str(export), config) if isinstance(config, dict) else None
-    except (OSError, ValueError, HubError):
+        return class_of(config) if isinstance(config, dict) else None
+    except (OSError, ValueError):  # ExportFormatError is a ValueError
         return None
 
 
 def export_kind(folder: Path) -> str | None:
     """"dcgan" or "cyclegan" for a run whose export/ holds a model, else None."""
     model_class = export_class(folder)
-    return KINDS[model_class.__name__] if model_class else None
+    return kind_of(model_class) if model_class else None
 
 
 def load_export(folder: Path) -> torch.nn.Module:

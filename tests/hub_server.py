@@ -11,6 +11,12 @@ headers without Authorization, body size, whether a token came), can serve corru
 file, can answer every request with an error that echoes its headers (token included, as a
 careless proxy does), and can be stopped to play an unreachable Hub. `SilentHub` plays a Hub that
 accepts connections and never answers.
+
+The hostile mode (`hub.hostile[repo_id] = Hostility(...)`) makes the stand-in lie about one model
+repo as a hostile or intercepted Hub would: a commit id that is a path, a file listing with
+traversal names or sizes smaller than what it then sends, file bytes other than the commit's,
+bodies dripped a byte at a time, redirect chains. Configs nested 30,000 deep or holding a
+5000-digit integer need no lie: they are committed as any file is.
 """
 
 import base64
@@ -19,6 +25,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -78,11 +85,26 @@ class Answer(Exception):
         self.status, self.message, self.error_code, self.headers = status, message, error_code, headers or {}
 
 
+@dataclass
+class Hostility:
+    """How the stand-in lies about one repo; each field left at its default tells the truth."""
+
+    sha: str | None = None  # what repo info answers as the commit id, e.g. "../../../../tmp/x"
+    listing: list | None = None  # the answer to every file listing (names, sizes, oids as given)
+    served: dict[str, bytes] = field(default_factory=dict)  # file name -> the bytes a download gets
+    drip_seconds: float = 0.0  # the pause before each byte of every answer's body
+    redirects: int = 0  # a file download is redirected to itself this many times before it is served
+    redirect_to: str | None = None  # a file download is redirected to this URL + the file's name
+    hide_length: bool = False  # bodies without Content-Length, ended by closing the connection
+    sent_bytes: int = 0  # bytes of file downloads sent so far (a dripped or cut answer counts what left)
+
+
 class StandInHub:
     """`with StandInHub() as hub:` serves at `hub.url` until the block ends (or `hub.stop()`)."""
 
     def __init__(self):
         self.repos: dict[str, Repo] = {}
+        self.hostile: dict[str, Hostility] = {}  # repo id -> how the stand-in lies about it
         self.requests: list[RecordedRequest] = []
         self.corrupted: set[tuple[str, str]] = set()  # (repo_id, path) served with flipped bytes
         self.echo_headers = False  # answer every request 400 with its headers, Authorization included
@@ -120,6 +142,16 @@ class StandInHub:
             chain.append(repo.commits[oid])
             oid = repo.commits[oid].parent
         return chain[::-1]
+
+    def publish(self, repo_id: str, files: dict[str, bytes], branch: str = DEFAULT_BRANCH) -> str:
+        """Commit `files` over the repo's initial files to `branch` of the model repo `repo_id` directly,
+        as a push would (creating the repo and the branch from main); returns the commit id."""
+        namespace, name = repo_id.split("/")
+        if repo_id not in self.repos:
+            self.create_repo({"name": name, "organization": namespace})
+        repo = self.repos[repo_id]
+        repo.branches.setdefault(branch, repo.branches[DEFAULT_BRANCH])
+        return self.commit(repo, branch, f"upload {name}", {**INITIAL_FILES, **files}, set(files)).oid
 
     # -- what the endpoints do -------------------------------------------------------------
 
@@ -220,6 +252,65 @@ class StandInHub:
             content = bytes(byte ^ 0xFF for byte in content)
         return content, headers
 
+    # -- the hostile mode ----------------------------------------------------------------------
+
+    def hostility_of(self, segments: list[str]) -> Hostility | None:
+        """The Hostility of the model repo a request is about (/api/models/<id>/... or /<id>/resolve/...)."""
+        repo_id = "/".join(segments[2:4] if segments[:2] == ["api", "models"] else segments[:2])
+        return self.hostile.get(repo_id)
+
+    def hostile_answer(self, method: str, segments: list[str],
+                       query: dict) -> tuple[int, "dict | list | bytes", dict] | None:
+        """The lie to answer instead of the truth, or None to answer truthfully."""
+        hostility = self.hostility_of(segments)
+        if hostility is None or method not in ("GET", "HEAD"):
+            return None
+        if segments[:2] == ["api", "models"] and segments[4:5] in ([], ["revision"]) and hostility.sha is not None:
+            repo = self.repo("/".join(segments[2:4]))
+            return 200, {**self.info(repo, (segments[5:6] or [DEFAULT_BRANCH])[0]), "sha": hostility.sha}, {}
+        if segments[:2] == ["api", "models"] and segments[4:5] == ["tree"] and hostility.listing is not None:
+            return 200, hostility.listing, {}
+        if len(segments) >= 5 and segments[2] == "resolve":
+            hop = int(query.get("hop", ["0"])[0])
+            if hop < hostility.redirects:
+                return 302, b"", {"Location": f"/{'/'.join(segments)}?hop={hop + 1}"}
+            name = "/".join(segments[4:])
+            if hostility.redirect_to is not None:
+                return 302, b"", {"Location": hostility.redirect_to + name}
+            if name in hostility.served:
+                content = hostility.served[name]
+                return 200, content, {"X-Repo-Commit": segments[3], "ETag": f'"{git_blob_id(content)}"',
+                                      "Content-Type": "application/octet-stream"}
+        return None
+
+    def framing(self, handler: "_Handler", segments: list[str], payload: bytes) -> dict[str, str]:
+        """The header that tells where the body ends: its Content-Length, or for a repo with
+        hide_length none (HTTP/1.0 style: the body ends when the connection closes)."""
+        hostility = self.hostility_of(segments)
+        if hostility is not None and hostility.hide_length:
+            handler.close_connection = True
+            return {"Connection": "close"}
+        return {"Content-Length": str(len(payload))}
+
+    def send_body(self, handler: "_Handler", segments: list[str], payload: bytes) -> None:
+        """Write an answer's body: at once, or dripped a byte at a time for a repo with drip_seconds."""
+        hostility = self.hostility_of(segments)
+        counted = hostility is not None and len(segments) >= 5 and segments[2] == "resolve"
+        try:
+            if hostility is None or not hostility.drip_seconds:
+                handler.wfile.write(payload)
+                if counted:
+                    hostility.sent_bytes += len(payload)
+                return
+            for index in range(len(payload)):
+                time.sleep(hostility.drip_seconds)
+                handler.wfile.write(payload[index:index + 1])
+                handler.wfile.flush()
+                if counted:
+                    hostility.sent_bytes += 1
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up: what a drip is for
+            handler.close_connection = True
+
 
 class SilentHub:
     """`with SilentHub() as hub:` a port at `hub.url` whose connections the kernel accepts (the
@@ -265,7 +356,8 @@ class _Handler(BaseHTTPRequestHandler):
             if hub.echo_headers:
                 raise Answer(400, "bad request with headers " + json.dumps(dict(self.headers.items())))
             with hub.lock:
-                status, payload, headers = self.route(hub, segments, query, body)
+                lie = hub.hostile_answer(self.command, segments, query)
+                status, payload, headers = lie or self.route(hub, segments, query, body)
         except Answer as answer:
             status, payload = answer.status, {"error": answer.message}
             headers = {**answer.headers, "X-Error-Message": answer.message}
@@ -275,11 +367,11 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.dumps(payload).encode()
             headers.setdefault("Content-Type", "application/json")
         self.send_response(status)
-        for name, value in {**headers, "Content-Length": str(len(payload))}.items():
+        for name, value in {**headers, **hub.framing(self, segments, payload)}.items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(payload)
+            hub.send_body(self, segments, payload)
 
     def route(self, hub: StandInHub, segments: list[str], query: dict,
               body: bytes) -> tuple[int, "dict | list | bytes", dict]:

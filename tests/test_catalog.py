@@ -1,12 +1,11 @@
 """The model registry: built at start-up from the catalog with its source rule (the Hub at the pinned
 revision when a repo id is set and the Hub is allowed and answers, the bundled folder otherwise, with
 the reason shown and logged), a missing or broken model listed as unavailable with its reason rather
-than raised, and models added later (from the Hub, a local run) joining it. The Hub client is
-replaced by a stub."""
+than raised, and models added later (a local run) joining it. The Hub client is replaced by a stub
+here; adding by repo id over real HTTP is tests/test_add_model.py's."""
 
 import dataclasses
 import logging
-import sys
 import threading
 import types
 from pathlib import Path
@@ -14,17 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import gan_demo
-from gan_demo import catalog
+from gan_demo import catalog, hub
 from gan_demo.inference import ModelLoadError
 from gan_demo.models import CycleGAN, DCGenerator
 
 ENTRY = next(entry for entry in catalog.ENTRIES if entry.name == "dcgan-grumpy-basic")
 PUBLISHED = dataclasses.replace(ENTRY, repo_id="someone/dcgan-grumpy-basic", revision="0123456789" * 4)
-
-
-class HubError(RuntimeError):
-    pass
 
 
 @pytest.fixture(autouse=True)
@@ -45,16 +39,14 @@ def bundled(tmp_path: Path) -> Path:
 
 
 def stub_hub(monkeypatch, pull_model) -> list[tuple]:
-    """Replace gan_demo.hub with a module whose pull_model is `pull_model`; returns the calls made."""
+    """Replace the catalog's hub.pull_model with `pull_model`; returns the calls made."""
     calls: list[tuple] = []
 
     def recording_pull(*arguments):
         calls.append(arguments)
         return pull_model(*arguments)
 
-    hub = types.SimpleNamespace(pull_model=recording_pull, HubError=HubError)
-    monkeypatch.setitem(sys.modules, "gan_demo.hub", hub)
-    monkeypatch.setattr(gan_demo, "hub", hub, raising=False)
+    monkeypatch.setattr(catalog.hub, "pull_model", recording_pull)
     return calls
 
 
@@ -87,7 +79,7 @@ def test_offline_variables_forbid_the_hub(bundled, monkeypatch, variable):
 
 def test_unreachable_hub_falls_back_to_the_bundled_copy_and_says_why(bundled, monkeypatch, caplog):
     def unreachable(*arguments):
-        raise HubError("cannot reach the Hub (connection refused)")
+        raise hub.HubError("cannot reach the Hub (connection refused)")
 
     stub_hub(monkeypatch, unreachable)
     with caplog.at_level(logging.WARNING, logger="gan_demo.catalog"):

@@ -9,13 +9,18 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import safetensors.torch
+import torch
 
+from gan_demo import hub as hub_api  # `hub` is the stand-in fixture here
 from gan_demo.hub import EXPORT_FILES
+from gan_demo.models import DCGenerator
 from tests.conftest import ROOT, SUBPROCESS_ENV, make_images, run_cli
-from tests.hub_server import INITIAL_FILES, StandInHub
+from tests.hub_server import INITIAL_FILES, Hostility, StandInHub
 from train.model_card import point_to_repo
 
 TOKEN = "hf_standInDummyToken_neverPrintMe_4821"
@@ -252,14 +257,15 @@ def test_the_catalog_falls_back_to_the_bundled_folder_with_the_reason(hub, dcgan
         f"(Hub unavailable: {NAMESPACE}/no-such-repo: no such repo on {hub.url} "
         "(or it is private and the token cannot read it))")
     assert missing_revision.startswith("bundled: ") and f"{dcgan}: no revision 'no-such-branch'" in missing_revision
-    assert corrupt.startswith("bundled: ") and "corrupt download, checksum mismatch in model.safetensors" in corrupt
+    assert corrupt.startswith("bundled: ") and "corrupt download, model.safetensors does not match the Hub's" in corrupt
     assert pinned == f"Hub: {dcgan} @ {first_commit[:12]}"
     for name in ("missing-repo", "missing-revision", "corrupt"):
         assert f"WARNING gan_demo.catalog: {name}: Hub unavailable: " in live.stderr  # the logged reason
-    assert broken_pull.startswith(f"HubError: {NAMESPACE}/broken@main: DCGenerator cannot load the download")
+    assert broken_pull.startswith(f"HubError: {NAMESPACE}/broken@") and broken_pull.endswith(
+        ": model.safetensors is not a safetensors file")
     assert "not a CycleGAN export" in wrong_class
     # A bad download is not left in the cache to be trusted next time; a good one is.
-    snapshots = {path.name for path in hf_home.glob("hub/models--*/snapshots/*")}
+    snapshots = {path.name.rsplit("--", 1)[1] for path in hf_home.glob("gan-demo/*")}
     assert first_commit in snapshots and corrupt_commit not in snapshots
 
     with StandInHub() as hub_down:
@@ -276,3 +282,153 @@ def test_the_catalog_falls_back_to_the_bundled_folder_with_the_reason(hub, dcgan
     assert pinned == f"Hub: {dcgan} @ {first_commit[:12]}"
     assert push.startswith("HubError: cannot reach the Hugging Face Hub")
     assert_token_absent([live, down], [hf_home])
+
+
+# -- a hostile Hub (tests/hub_server.py's hostile mode), against the hub functions in this process --
+OWNER = "someone"
+
+
+def tiny_export_files(folder: Path, seed: int = 0) -> dict[str, bytes]:
+    torch.manual_seed(seed)
+    DCGenerator(latent_dim=8, conv_dim=4, image_size=16).save_pretrained(folder)
+    return {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
+def inspect_and_download(hub_url: str, repo_id: str, into: Path, revision: str | None = None, seconds: float = 30,
+                         budget: "hub_api.DownloadBudget | None" = None) -> Path:
+    deadline = hub_api.Deadline(seconds)
+    commit_id = hub_api.resolve_commit(repo_id, revision, deadline, endpoint=hub_url)
+    export = hub_api.inspect_commit(repo_id, commit_id, deadline, endpoint=hub_url)
+    return hub_api.download_export(export, into, deadline, budget=budget)
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.exists() else []
+
+
+def entry(path, size=10, oid="0" * 40) -> dict:
+    return {"type": "file", "path": path, "size": size, "oid": oid}
+
+
+@pytest.fixture(scope="module")
+def hostile_hub(tmp_path_factory):
+    """A stand-in holding one honest tiny DCGAN export per test that lies about it."""
+    with StandInHub() as server:
+        server.export = tiny_export_files(tmp_path_factory.mktemp("export"))
+        yield server
+
+
+def test_a_commit_id_that_is_a_path_is_refused_before_it_touches_one(hostile_hub, tmp_path):
+    planted = tmp_path / "planted"
+    hostile_hub.publish(f"{OWNER}/traversal-sha", hostile_hub.export)
+    for sha in (f"../../../../../../..{planted}", "0" * 39, "G" * 40, 12345, ["0" * 40], "a" * 40 + "/.."):
+        hostile_hub.hostile[f"{OWNER}/traversal-sha"] = Hostility(sha=sha)
+        with pytest.raises(hub_api.HubError, match="the Hub answered a malformed commit id"):
+            inspect_and_download(hostile_hub.url, f"{OWNER}/traversal-sha", tmp_path / "downloads")
+    assert not planted.exists() and files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["../../../../tmp/planted", "/etc/passwd", "nested/config.json", "..", ".",
+                                  "con\nfig.json", "config.json\x00", "x" * 200, "model.safetensors ", ""])
+def test_file_names_that_are_not_one_plain_name_are_refused(hostile_hub, tmp_path, name):
+    hostile_hub.publish(f"{OWNER}/odd-names", hostile_hub.export)
+    listing = [entry("config.json"), entry("model.safetensors"), entry(name)]
+    hostile_hub.hostile[f"{OWNER}/odd-names"] = Hostility(listing=listing)
+    with pytest.raises(hub_api.HubError, match="not a plain file name; refusing the repo") as refused:
+        inspect_and_download(hostile_hub.url, f"{OWNER}/odd-names", tmp_path / "downloads")
+    assert "\n" not in str(refused.value) and files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize("size", ["10", -1, True, 10**30, 2.5, None])
+def test_sizes_that_are_not_whole_numbers_within_the_limit_are_refused_before_any_allocation(
+        hostile_hub, tmp_path, size):
+    hostile_hub.publish(f"{OWNER}/odd-sizes", hostile_hub.export)
+    hostile_hub.hostile[f"{OWNER}/odd-sizes"] = Hostility(
+        listing=[entry("config.json"), entry("model.safetensors", size=size)])
+    with pytest.raises(hub_api.HubError, match="gives model.safetensors the size .*; refusing it"):
+        inspect_and_download(hostile_hub.url, f"{OWNER}/odd-sizes", tmp_path / "downloads")
+
+
+def test_bytes_beyond_the_listed_size_are_never_received_and_nothing_is_kept(hostile_hub, tmp_path):
+    """The lying-size attack: the listing gives the true size, the download sends 50 MB with no
+    Content-Length; the download stops at the listed size, is removed and gives its bytes back."""
+    repo_id = f"{OWNER}/lying-size"
+    hostile_hub.publish(repo_id, hostile_hub.export)
+    listed = len(hostile_hub.export["model.safetensors"])
+    flood = hostile_hub.export["model.safetensors"] + bytes(50 * 1000 * 1000)
+    hostile_hub.hostile[repo_id] = Hostility(served={"model.safetensors": flood}, hide_length=True)
+    budget = hub_api.DownloadBudget(200 * 1000 * 1000)
+    with pytest.raises(hub_api.HubError, match="the Hub sent more than the .* it announced or this app allows"):
+        inspect_and_download(hostile_hub.url, repo_id, tmp_path / "downloads", budget=budget)
+    assert files_under(tmp_path) == [] and budget.used_bytes == 0
+    assert hostile_hub.hostile[repo_id].sent_bytes < listed + 20 * 1000 * 1000  # the client hung up early
+
+    # Announced: refused from the Content-Length, before the body is read.
+    hostile_hub.hostile[repo_id] = Hostility(served={"model.safetensors": flood})
+    with pytest.raises(hub_api.HubError, match="the Hub announced 50 MB where at most .* was expected"):
+        inspect_and_download(hostile_hub.url, repo_id, tmp_path / "downloads", budget=budget)
+    # Same size, other bytes: the checksum of the listing catches them.
+    hostile_hub.hostile[repo_id] = Hostility(served={"model.safetensors": bytes(listed)})
+    with pytest.raises(hub_api.HubError, match="corrupt download, model.safetensors does not match the Hub's checksum"):
+        inspect_and_download(hostile_hub.url, repo_id, tmp_path / "downloads", budget=budget)
+    assert files_under(tmp_path) == [] and budget.used_bytes == 0
+
+
+def test_the_budget_is_charged_on_bytes_received(hostile_hub, tmp_path):
+    hostile_hub.publish(f"{OWNER}/budgeted", hostile_hub.export)
+    size = sum(len(content) for content in hostile_hub.export.values())
+    budget = hub_api.DownloadBudget(size + 100)
+    folder = inspect_and_download(hostile_hub.url, f"{OWNER}/budgeted", tmp_path / "downloads", budget=budget)
+    assert budget.used_bytes == size == sum(path.stat().st_size for path in files_under(folder))
+    refusal = f"would pass this app's {size + 100:,} bytes budget; it holds {size:,} bytes$"
+    with pytest.raises(hub_api.HubError, match=refusal):
+        inspect_and_download(hostile_hub.url, f"{OWNER}/budgeted", tmp_path / "elsewhere", budget=budget)
+    assert budget.used_bytes == size and files_under(tmp_path / "elsewhere") == []
+
+
+def test_weights_in_fp8_or_integer_dtypes_are_refused(hostile_hub, tmp_path):
+    weights = DCGenerator(latent_dim=8, conv_dim=4, image_size=16).state_dict()
+    for dtype, name in ((torch.float8_e4m3fn, "F8_E4M3"), (torch.int8, "I8")):
+        repo_id = f"{OWNER}/weights-{name.lower()}"
+        stored = safetensors.torch.save({key: value.to(dtype) for key, value in weights.items()})
+        hostile_hub.publish(repo_id, {**hostile_hub.export, "model.safetensors": stored})
+        with pytest.raises(hub_api.HubError, match=f"model.safetensors stores weights as {name}; this app loads "
+                                               "F32, F16, BF16 only"):
+            inspect_and_download(hostile_hub.url, repo_id, tmp_path / "downloads")
+    half = safetensors.torch.save({key: value.to(torch.bfloat16) for key, value in weights.items()})
+    hostile_hub.publish(f"{OWNER}/weights-bf16", {**hostile_hub.export, "model.safetensors": half})
+    assert inspect_and_download(hostile_hub.url, f"{OWNER}/weights-bf16", tmp_path / "downloads").is_dir()
+    assert len(files_under(tmp_path / "downloads")) == len(hostile_hub.export)  # the refused ones were removed
+
+
+def test_a_hub_dripping_one_byte_at_a_time_fails_the_add_at_its_deadline(hostile_hub, tmp_path):
+    hostile_hub.publish(f"{OWNER}/drip", hostile_hub.export)
+    hostile_hub.hostile[f"{OWNER}/drip"] = Hostility(drip_seconds=0.25)  # 4 bytes a second
+    started = time.monotonic()
+    with pytest.raises(hub_api.HubError, match=r"^someone/drip@main: the Hub did not deliver within 2 s; try again"):
+        inspect_and_download(hostile_hub.url, f"{OWNER}/drip", tmp_path / "downloads", seconds=2)
+    assert time.monotonic() - started < 4 and files_under(tmp_path) == []
+
+
+def test_redirects_are_bounded_and_never_carry_the_token_to_another_host(hostile_hub, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    hostile_hub.publish(f"{OWNER}/redirected", hostile_hub.export)
+    hostile_hub.hostile[f"{OWNER}/redirected"] = Hostility(redirects=2)
+    assert inspect_and_download(hostile_hub.url, f"{OWNER}/redirected", tmp_path / "two-hops").is_dir()
+    hostile_hub.hostile[f"{OWNER}/redirected"] = Hostility(redirects=50)
+    with pytest.raises(hub_api.HubError, match="the Hub redirected more than 5 times"):
+        inspect_and_download(hostile_hub.url, f"{OWNER}/redirected", tmp_path / "loop")
+    hostile_hub.hostile[f"{OWNER}/redirected"] = Hostility(redirect_to="file:///etc/")
+    with pytest.raises(hub_api.HubError, match="the Hub redirected to 'file:/+etc/config.json', not an http"):
+        inspect_and_download(hostile_hub.url, f"{OWNER}/redirected", tmp_path / "file")
+    with StandInHub() as other_host:  # localhost on another port: another origin
+        other_host.publish(f"{OWNER}/redirected", hostile_hub.export)
+        elsewhere = other_host.url.replace("127.0.0.1", "localhost")
+        hostile_hub.hostile[f"{OWNER}/redirected"] = Hostility(
+            redirect_to=f"{elsewhere}/{OWNER}/redirected/resolve/main/")
+        before = len(hostile_hub.requests)
+        assert inspect_and_download(hostile_hub.url, f"{OWNER}/redirected", tmp_path / "elsewhere").is_dir()
+        followed = [request for request in other_host.requests if "/resolve/" in request.path]
+        assert len(followed) == len(hostile_hub.export) and not any(request.authorized for request in followed)
+        assert all(request.authorized for request in hostile_hub.requests[before:])  # its own host gets the token
+    assert files_under(tmp_path / "loop") == files_under(tmp_path / "file") == []

@@ -10,7 +10,6 @@ from gan_demo import catalog
 from ui.components import CheckedText, refusal
 from ui.state import AppState
 
-MAX_ADDED_MODELS = 4
 MAX_REPO_ID_CHARACTERS = 200  # the Hub's own limit is 96 for each of namespace and name
 MAX_REVISION_CHARACTERS = 200
 SOURCES_EXPLANATION = ("Each model loads from the Hub at a pinned revision when configured and reachable (not with "
@@ -28,7 +27,7 @@ class ModelsTab:
 def build(state: AppState) -> ModelsTab:
     """Lay out the tab inside the open Blocks and wire its events."""
     handlers = ModelsHandlers(state)
-    gr.Markdown("## Where the models come from\n" + SOURCES_EXPLANATION)
+    gr.Markdown(SOURCES_EXPLANATION)
     model_sources = gr.Markdown(state.models_markdown(), elem_id="model-sources")
     gr.Markdown("### Add a published gan-demo model")
     with gr.Row():
@@ -50,27 +49,10 @@ class ModelsHandlers:
         self.state = state
 
     def add_model(self, repo_id: str | None, revision: str | None) -> str:
-        """/add_model: pull a published gan-demo export at the commit `revision` resolves to; it then
-        answers /sample or /translate (and shows in the menus) under its repo id."""
-        from gan_demo import hub  # only here: the rest of the app never needs the Hub's network code
-
-        repo_id, revision = (repo_id or "").strip(), (revision or "").strip() or None
-        if not repo_id:
-            raise refusal("give a Hub repo id such as user/my-dcgan", "Cannot add a model")
-        if not catalog.hub_allowed():
-            raise refusal("the Hub is disabled here (GAN_DEMO_OFFLINE or HF_HUB_OFFLINE is set)", "Cannot add a model")
-        registry = self.state.registry
-        added = [entry for entry in registry.models() if entry.source.startswith("added: ")]
-        if repo_id not in registry.names() and len(added) >= MAX_ADDED_MODELS:
-            raise refusal(f"this app holds {MAX_ADDED_MODELS} added models already, the most it keeps",
-                          "Cannot add a model")
+        """/add_model: the registry's add_from_hub, where the cap, lock, download budget, deadline,
+        naming and cleanup live; its note, or its one-line refusal on the page. The model then answers
+        /sample or /translate (and shows in the menus) under the name the note gives."""
         try:
-            export, pulled = hub.add_published(repo_id, revision)
-        except hub.HubError as error:
+            return self.state.registry.add_from_hub(repo_id or "", revision)
+        except catalog.AddRefused as error:
             raise refusal(error, "Cannot add this model") from None
-        kind = "dcgan" if export.model_class is catalog.MODEL_CLASSES["dcgan"] else "cyclegan"
-        registry.add(repo_id, kind, pulled.model, f"added: {repo_id} @ {pulled.commit_id[:12]}", pulled.folder)
-        return (f"Added `{repo_id}` at commit {pulled.commit_id[:12]} ({kind}, {export.download_bytes / 1e6:.1f} MB); "
-                f"a later push to the repo does not change it. It is in the "
-                f"{'Sample cats' if kind == 'dcgan' else 'Translate'} menu for everyone using this app until it "
-                "restarts.")
