@@ -1,6 +1,8 @@
-"""Load exported models and run them: sample cats from a DCGAN (with latent-direction offsets, as
-grids, through several variants at once, or as an interpolation GIF), translate an image with a
-CycleGAN. Used by the app and by anyone scripting the models; no gradio here. Everything runs
+"""Load exported models and run them: sample cats from a DCGAN (as grids, through several variants
+at once, or as an interpolation GIF), translate an image with a CycleGAN. A DCGAN draws from seeds
+or from given latents (a projected photo's, through the generator copy tuned for it) along one path:
+z -> the first block's output -> truncation and direction offsets there (gan_demo/latents.py) ->
+the image. Used by the app and by anyone scripting the models; no gradio here. Everything runs
 under `torch.inference_mode` on the CPU unless a device is given, in float32 unless
 `runtime.set_drawing_precision` chose bfloat16 (the app does where the CPU has native bfloat16)."""
 
@@ -26,14 +28,13 @@ from gan_demo.imaging import (
     pil_to_signed,
     signed_to_pil,
 )
-from gan_demo.latents import interpolation_path, move_along, principal_directions, z_batch, z_from_seed
+from gan_demo.latents import feature_space, interpolation_path, move_along, truncate, z_batch, z_from_seed
 from gan_demo.models import CycleGAN, DCGenerator
 from gan_demo.render import captioned_grid, gif_bytes
 
 FULL_SIZE_MAX_SIDE = 512
 MIN_FULL_SIZE_SIDE = 16
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-DIRECTION_COUNT = 8
 DIRECTIONS = ("a2b", "b2a")
 NOT_UPLOADED = "This image was not uploaded with the request; only uploaded images are read."
 
@@ -65,28 +66,34 @@ def load_cyclegan(folder: "str | Path") -> CycleGAN:
     return load_folder(CycleGAN, str(folder))
 
 
+Subject = Sequence[int] | torch.Tensor  # seeds, or latents (latent_dim,) or (B, latent_dim)
+
+
+def latents(generator: DCGenerator, subject: Subject) -> torch.Tensor:
+    """(B, latent_dim): one z per seed, or the given latents."""
+    if isinstance(subject, torch.Tensor):
+        return subject.reshape(-1, generator.latent_dim).float()
+    return z_batch(list(subject), generator.latent_dim)
+
+
 @torch.inference_mode()
-def generate(generator: DCGenerator, z: torch.Tensor) -> list[Image.Image]:
-    """Latents (B, latent_dim) -> B PIL images."""
-    images = runtime.draw(generator, z.to(next(generator.parameters()).device))  # (B, 3, S, S) in [-1, 1]
-    return [signed_to_pil(image) for image in images]
+def draw(generator: DCGenerator, subject: Subject, truncation: float = 1.0,
+         direction_weights: Sequence[float] = ()) -> torch.Tensor:
+    """The images (B, 3, S, S) in [-1, 1] of `subject`, with the first block's output pulled towards
+    the model's average by `truncation` (1: unchanged, 0: the average cat) and moved
+    `direction_weights[i]` standard deviations along its i-th principal axis."""
+    z = latents(generator, subject).to(next(generator.parameters()).device)
+    features = runtime.draw(generator.first_features, z)  # (B, 8c, 4, 4)
+    if truncation != 1 or any(direction_weights):
+        space = feature_space(generator)
+        features = move_along(truncate(features, space, truncation), space, direction_weights)
+    return runtime.draw(generator.from_first_features, features)
 
 
-def latents(generator: DCGenerator, seeds: Sequence[int], truncation: float = 1.0,
-            direction_weights: Sequence[float] = ()) -> torch.Tensor:
-    """(len(seeds), latent_dim): one z per seed, moved `direction_weights[i]` standard deviations
-    along the generator's i-th principal direction (see `latents.principal_directions`)."""
-    z = z_batch(list(seeds), generator.latent_dim, truncation)
-    if any(direction_weights):
-        count = max(DIRECTION_COUNT, len(direction_weights))  # one cached set of directions for every slider count
-        z = move_along(z, principal_directions(generator, count=count), direction_weights)
-    return z
-
-
-def sample(generator: DCGenerator, seeds: Sequence[int], truncation: float = 1.0,
+def sample(generator: DCGenerator, subject: Subject, truncation: float = 1.0,
            direction_weights: Sequence[float] = ()) -> list[Image.Image]:
-    """One image per seed; the same arguments always give the same images."""
-    return generate(generator, latents(generator, seeds, truncation, direction_weights))
+    """One image per seed or latent (see `draw`); the same arguments always give the same images."""
+    return [signed_to_pil(image) for image in draw(generator, subject, truncation, direction_weights)]
 
 
 @torch.inference_mode()
@@ -95,8 +102,7 @@ def sample_grid(generator: DCGenerator, seeds: Sequence[int], truncation: float 
                 seed_captions: bool = False) -> Image.Image:
     """The samples of `sample` as one grid image (square-ish unless `columns` is given), with each
     sample's seed written under it if asked."""
-    z = latents(generator, seeds, truncation, direction_weights).to(next(generator.parameters()).device)
-    images = runtime.draw(generator, z)  # (B, 3, S, S) in [-1, 1]
+    images = draw(generator, seeds, truncation, direction_weights)  # (B, 3, S, S) in [-1, 1]
     if seed_captions:
         return captioned_grid(images, [str(seed) for seed in seeds], columns)
     return make_grid(images, columns)
@@ -110,19 +116,18 @@ def compare_variants(generators: Mapping[str, DCGenerator], seeds: Sequence[int]
             for name, generator in generators.items()}
 
 
-@torch.inference_mode()
-def interpolation_frames(generator: DCGenerator, seed_start: int, seed_end: int, frames: int = 16,
-                         truncation: float = 1.0) -> list[Image.Image]:
-    """`frames` images along the great circle from the latent of `seed_start` to that of `seed_end`."""
-    path = interpolation_path(z_from_seed(seed_start, generator.latent_dim, truncation),
-                              z_from_seed(seed_end, generator.latent_dim, truncation), frames)
-    return generate(generator, path)
+def interpolation_frames(generator: DCGenerator, start: "int | torch.Tensor", end: "int | torch.Tensor",
+                         frames: int = 16, truncation: float = 1.0) -> list[Image.Image]:
+    """`frames` images along the great circle between two latents, each a seed or a latent (latent_dim,)."""
+    ends = [subject if isinstance(subject, torch.Tensor) else z_from_seed(subject, generator.latent_dim)
+            for subject in (start, end)]
+    return sample(generator, interpolation_path(*ends, frames), truncation)
 
 
-def interpolation_gif(generator: DCGenerator, seed_start: int, seed_end: int, frames: int = 16,
-                      truncation: float = 1.0, seconds_per_frame: float = 0.12) -> bytes:
+def interpolation_gif(generator: DCGenerator, start: "int | torch.Tensor", end: "int | torch.Tensor",
+                      frames: int = 16, truncation: float = 1.0, seconds_per_frame: float = 0.12) -> bytes:
     """`interpolation_frames` as a looping GIF; the end frame is held a moment."""
-    return gif_bytes(interpolation_frames(generator, seed_start, seed_end, frames, truncation), seconds_per_frame)
+    return gif_bytes(interpolation_frames(generator, start, end, frames, truncation), seconds_per_frame)
 
 
 def open_upload(path: "str | Path", max_bytes: int = MAX_UPLOAD_BYTES) -> Image.Image:

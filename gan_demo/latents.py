@@ -1,28 +1,42 @@
-"""Latent vectors: seed -> z, the truncation trick, principal latent directions (what the app's
-sliders move along) and interpolation paths. A seed always gives the same z on every machine,
-because z is drawn from its own CPU `torch.Generator`."""
+"""Latent vectors and the space the Sample tab's controls act in. A seed always gives the same z on
+every machine, because z is drawn from its own CPU `torch.Generator`; interpolation paths are great
+circles in z.
+
+Truncation and the direction sliders act on the generator's first-block output
+(`DCGenerator.first_features`, the DCGAN analogue of StyleGAN's w), not on z: every later layer of a
+pixel-norm or instance-norm generator divides out the length of its input, so shortening z towards
+its mean (0) changes almost nothing until the image collapses into a grey box. The first block's
+output is non-negative (it ends in a ReLU), so its mean over many z is a feature map of its own, and
+the rest of the generator draws it as the model's average cat. `truncate` pulls a sample's features
+towards that mean; the directions are the principal axes of the same features (GANSpace, Härkönen et
+al. 2020), and `move_along` moves in standard deviations of the samples along each axis. Both are
+computed once per first block and kept in memory (`feature_space`): a tuned copy of a generator that
+shares its first block (gan_demo/projection.py) shares them too.
+"""
 
 import functools
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from gan_demo.models import DCGenerator
 
+DIRECTION_COUNT = 8  # principal axes computed per model; the app shows the first six
+SPACE_SAMPLES = 2000  # latents drawn to estimate the mean and the axes
 
-def z_from_seed(seed: int, latent_dim: int = 100, truncation: float = 1.0) -> torch.Tensor:
-    """z ~ N(0, I) of shape (latent_dim,) for one seed, pulled towards the mean by `truncation`
-    (1 = unchanged, 0 = the mean latent): a smaller value trades variety for typical samples.
-    A NaN or infinite truncation is a ValueError rather than a latent that draws a black image."""
-    if not math.isfinite(truncation):
-        raise ValueError(f"truncation must be a finite number, got {truncation}")
+
+def z_from_seed(seed: int, latent_dim: int = 100) -> torch.Tensor:
+    """z ~ N(0, I) of shape (latent_dim,) for one seed."""
     generator = torch.Generator().manual_seed(int(seed))
-    return torch.randn(latent_dim, generator=generator) * truncation
+    return torch.randn(latent_dim, generator=generator)
 
 
-def z_batch(seeds: list[int], latent_dim: int = 100, truncation: float = 1.0) -> torch.Tensor:
+def z_batch(seeds: Sequence[int], latent_dim: int = 100) -> torch.Tensor:
     """(len(seeds), latent_dim): one z per seed."""
-    return torch.stack([z_from_seed(seed, latent_dim, truncation) for seed in seeds])
+    return torch.stack([z_from_seed(seed, latent_dim) for seed in seeds])
 
 
 def slerp(start: torch.Tensor, end: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:
@@ -37,13 +51,26 @@ def slerp(start: torch.Tensor, end: torch.Tensor, fractions: torch.Tensor) -> to
     return (torch.sin((1 - fractions) * angle) * start + torch.sin(fractions * angle) * end) / torch.sin(angle)
 
 
-# -- principal latent directions (GANSpace, Härkönen et al. 2020) ---------------------------------
-# A DCGAN has no mapping network whose outputs we could run PCA on, so we follow GANSpace's recipe
-# for BigGAN: (1) sample many z and record the generator's first-block (stem) activations, (2) find
-# the principal components of those activations, (3) map each component back to z space by least
-# squares: regress z on the PCA coefficients, so that direction i is the change in z that moves
-# the features along component i. Directions are unit vectors in z space; since z ~ N(0, I), a
-# step of 1 along one of them is one standard deviation of z in that direction.
+def interpolation_path(start: torch.Tensor, end: torch.Tensor, frames: int) -> torch.Tensor:
+    """(frames, latent_dim): `frames` evenly spaced points on the great circle from `start` to `end`,
+    both ends included."""
+    if frames < 2:
+        raise ValueError(f"an interpolation needs at least 2 frames, got {frames}")
+    return slerp(start, end, torch.linspace(0.0, 1.0, frames))
+
+
+# -- the first block's output: its mean and principal axes ----------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureSpace:
+    """The statistics of one generator's first-block output over many z: its mean (the model's
+    average cat), its principal axes (unit vectors, strongest first) and the standard deviation of
+    the samples along each axis. Feature maps are (8c, 4, 4), as `DCGenerator.first_features` gives."""
+
+    mean: torch.Tensor  # (8c, 4, 4)
+    directions: torch.Tensor  # (count, 8c, 4, 4)
+    spreads: torch.Tensor  # (count,)
 
 
 def principal_components(features: torch.Tensor, count: int, generator: torch.Generator,
@@ -60,37 +87,48 @@ def principal_components(features: torch.Tensor, count: int, generator: torch.Ge
     return right[:count]
 
 
+def feature_space(generator: DCGenerator) -> FeatureSpace:
+    """The `FeatureSpace` of `generator`'s first block, computed once per first block (a fraction of a
+    second on a CPU) and kept in memory; copies that share the block share the result."""
+    return first_block_space(generator.stem, generator.latent_dim)
+
+
 @functools.lru_cache(maxsize=8)
 @torch.inference_mode()
-def principal_directions(generator: DCGenerator, count: int = 8, samples: int = 2000,
-                         seed: int = 0) -> torch.Tensor:
-    """(count, latent_dim) unit directions in z space, strongest first, for a `DCGenerator`; computed
-    once per model and kept in memory (a fraction of a second on a CPU)."""
-    random = torch.Generator().manual_seed(seed)
-    z = torch.randn(samples, generator.latent_dim, generator=random)  # (N, latent_dim)
-    device = next(generator.parameters()).device
-    features = generator.stem(z.reshape(samples, -1, 1, 1).to(device)).flatten(1).float().cpu()  # (N, 8c*4*4)
-    components = principal_components(features, count, random)  # (count, F)
-    coefficients = (features - features.mean(dim=0)) @ components.T  # (N, count)
-    # Least squares z ~ coefficients @ mapping: row i of `mapping` is the z-space direction of component i.
-    mapping = torch.linalg.lstsq(coefficients, z - z.mean(dim=0)).solution  # (count, latent_dim)
-    return mapping / mapping.norm(dim=1, keepdim=True)
+def first_block_space(stem: nn.Module, latent_dim: int) -> FeatureSpace:
+    """`feature_space` of a first block taking `latent_dim` inputs, from SPACE_SAMPLES seeded latents."""
+    random = torch.Generator().manual_seed(0)
+    z = torch.randn(SPACE_SAMPLES, latent_dim, 1, 1, generator=random)
+    device = next(stem.parameters()).device
+    features = stem(z.to(device)).float().cpu()  # (N, 8c, 4, 4)
+    flat = features.flatten(1)  # (N, F)
+    directions = principal_components(flat, DIRECTION_COUNT, random)  # (count, F)
+    spreads = ((flat - flat.mean(dim=0)) @ directions.T).std(dim=0)  # (count,)
+    shape = features.shape[1:]
+    return FeatureSpace(features.mean(dim=0).to(device), directions.reshape(-1, *shape).to(device), spreads.to(device))
 
 
-def move_along(z: torch.Tensor, directions: torch.Tensor, weights: "list[float] | tuple[float, ...]") -> torch.Tensor:
-    """z (B, latent_dim) moved by weights[i] standard deviations along directions[i]; missing
-    weights count as 0; a NaN or infinite weight is a ValueError."""
+def truncate(features: torch.Tensor, space: FeatureSpace, truncation: float) -> torch.Tensor:
+    """First-block features (B, 8c, 4, 4) pulled towards the model's average: 1 leaves them, 0 gives
+    every sample the average cat. A NaN or infinite truncation is a ValueError rather than a black image."""
+    if not math.isfinite(truncation):
+        raise ValueError(f"truncation must be a finite number, got {truncation}")
+    if truncation == 1:
+        return features
+    return space.mean + truncation * (features - space.mean)
+
+
+def move_along(features: torch.Tensor, space: FeatureSpace, weights: Sequence[float]) -> torch.Tensor:
+    """First-block features (B, 8c, 4, 4) moved weights[i] standard deviations of the samples along
+    the i-th principal axis; missing weights count as 0; a NaN or infinite weight is a ValueError. The
+    result is clipped at 0, the floor of the block's ReLU, so the next layer sees values it was
+    trained on."""
     if not all(math.isfinite(weight) for weight in weights):
         raise ValueError(f"direction weights must be finite numbers, got {list(weights)}")
     if not any(weights):
-        return z
-    weights = torch.as_tensor(list(weights), dtype=z.dtype)
-    return z + weights @ directions[: len(weights)].to(z.dtype)  # (latent_dim,) broadcast over the batch
-
-
-def interpolation_path(start: torch.Tensor, end: torch.Tensor, frames: int) -> torch.Tensor:
-    """(frames, latent_dim): `frames` evenly spaced points on the great circle from `start` to `end`,
-    both ends included."""
-    if frames < 2:
-        raise ValueError(f"an interpolation needs at least 2 frames, got {frames}")
-    return slerp(start, end, torch.linspace(0.0, 1.0, frames))
+        return features
+    if len(weights) > len(space.directions):
+        raise ValueError(f"there are {len(space.directions)} directions, got {len(weights)} weights")
+    steps = torch.as_tensor(list(weights), dtype=features.dtype, device=features.device) * space.spreads[:len(weights)]
+    offset = torch.einsum("k,kchw->chw", steps, space.directions[:len(weights)])  # (8c, 4, 4)
+    return (features + offset).clamp_min(0)

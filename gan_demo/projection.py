@@ -1,25 +1,26 @@
-"""Photo -> latent: find the z whose DCGAN sample looks like a person's photo (GAN inversion), so
-that the app's latent-direction sliders, truncation and interpolation GIFs can edit *their* cat.
+"""Photo -> latent + tuned generator: the "your cat" feature. GAN inversion finds where a person's
+photo sits in a DCGAN's latent space, so that the Sample tab's direction sliders, truncation and
+interpolation GIFs can edit *their* cat.
 
 The person picks the square the model sees (`crop_square`; the centred square by default); it is
-resized to the generator's size. `project` then (1) starts from the best of many random latents,
-judged by the same loss in batched forward passes, and (2) optimises z with Adam against the L1
-distance of the pixels, with a cosine-decaying step size. The first steps are large (1.0 per
-coordinate of a z whose coordinates have spread 1), so the search leaves the start's basin while
-the step size is high; tuned on 18 photos the model trained on (mean L1 0.177, 0.172, 0.169 and
-0.171 at 0.1, 0.4, 1 and 2), it gained 0.007 on the held-out photos (docs/performance.md).
-Adding L1 on 2x, 4x and 8x average-pooled copies, a multi-scale loss, measured worse on held-out
-grumpy cats: mean L1 0.2017 with weight 1 and 0.1990 with weight 0.3 against 0.1969 without.
-
-The prior: after every step z is put back on the sphere of radius sqrt(latent_dim), the shell
-where nearly all of N(0, I)'s mass lies, so the latent stays one the generator was trained on and
-the sliders and interpolation (which assume such latents) keep working. For an instance-norm
-generator it costs no fit, since G(c z) = G(z) for every c > 0 there (gan_demo/models/dcgan.py).
-
-The generator runs in the precision the inference functions draw in (`runtime.draw`): the app's
-bf16, where the CPU has it, makes projection faster at the same distance (docs/performance.md).
+resized to the generator's size. `project` then works in two stages, after pivotal tuning (PTI, Roich
+et al. 2021):
+1. the pivot: a latent z whose image is as close as the generator gets, by Adam on the L1 distance
+   of the pixels from a seeded start, with a cosine-decaying step size; after every step z is put
+   back on the sphere of radius sqrt(latent_dim), where nearly all of N(0, I)'s mass lies, so the
+   pivot stays a latent the generator was trained on;
+2. the tuning: a copy of the generator is trained for a few steps to draw the photo itself from the
+   pivot, with PTI's locality regulariser: at latents between the pivot and random ones the copy must
+   keep drawing what the original draws, so that the edits around the pivot still behave like the
+   model's edits. The copy shares the original's first block (frozen), and with it the average cat
+   and the principal directions that truncation and the sliders use (gan_demo/latents.py); only the
+   later layers are copied and tuned, so the original is never touched.
+A generator that cannot draw the photo (a dog, a landscape, a collapsed model) puts its pivot far
+from it: `Projection.verdict` says so in plain words. The measured figures are in
+checkpoints/README.md.
 """
 
+import copy
 import json
 import math
 import time
@@ -29,16 +30,17 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from gan_demo import inference, runtime
+from gan_demo import inference
 from gan_demo.imaging import ImageError, open_rgb, pil_to_signed, signed_to_pil
-from gan_demo.latents import interpolation_path, move_along, principal_directions, z_from_seed
 from gan_demo.models import DCGenerator
-from gan_demo.render import gif_bytes
 
-DEFAULT_STEPS = 200
-DEFAULT_CANDIDATES = 256
-LEARNING_RATE = 1.0  # Adam's first step size, decayed to 0 over the steps
-CANDIDATE_BATCH = 64  # candidates per forward pass: bounds the memory of the start search
+PIVOT_STEPS = 50
+PIVOT_LEARNING_RATE = 1.0  # Adam's first step size for z, decayed to 0 over the steps
+TUNING_STEPS = 150
+TUNING_LEARNING_RATE = 1e-3  # Adam's step size for the copy's weights
+LOCALITY_WEIGHT = 0.5  # the regulariser's share of the tuning loss
+LOCALITY_FRACTION = 0.5  # how far from the pivot towards a random latent the regulariser looks
+FAR_PIVOT_DISTANCE = 0.3  # a pivot further than this: the model draws nothing like the photo (checkpoints/README.md)
 MIN_SQUARE_SIDE = 8  # a smaller crop has too few pixels to say anything about a cat
 
 Box = tuple[int, int, int]  # (left, top, side) in pixels of the photo as uploaded (after EXIF rotation)
@@ -47,14 +49,29 @@ ProgressCallback = Callable[[int, int], None]  # (steps done, steps in all)
 
 @dataclass(frozen=True)
 class Projection:
-    """The square the model saw, the generator's image of the found latent, the latent itself
-    (latent_dim,), their mean absolute difference on the [-1, 1] scale and the seconds it took."""
+    """The square the model saw, the tuned generator's image of the pivot, the pivot latent
+    (latent_dim,), the tuned copy of the generator (the original itself when nothing was tuned),
+    the mean absolute difference on the [-1, 1] scale of the pivot's image before and after tuning,
+    and the seconds it took."""
 
     square: Image.Image
     reconstruction: Image.Image
     latent: torch.Tensor
+    generator: DCGenerator
+    pivot_distance: float
     distance: float
     seconds: float
+
+    @property
+    def verdict(self) -> str:
+        """One plain sentence: can this model draw the photo? Tuning brings any photo close, so the
+        answer comes from the pivot: how close the model's own nearest image is."""
+        if self.pivot_distance > FAR_PIVOT_DISTANCE:
+            return (f"This model cannot draw this photo: the nearest image it draws is {self.pivot_distance:.2f} "
+                    f"away (above {FAR_PIVOT_DISTANCE}), so the reconstruction comes from tuning alone and the "
+                    "sliders will not edit it the way they edit the model's own cats.")
+        return (f"The model draws an image {self.pivot_distance:.2f} from this photo; tuned to it, "
+                f"{self.distance:.3f}.")
 
 
 def centre_box(width: int, height: int) -> Box:
@@ -87,46 +104,87 @@ def onto_typical_shell(z: torch.Tensor) -> torch.Tensor:
     return z * (math.sqrt(z.shape[1]) / z.norm(dim=1, keepdim=True).clamp_min(1e-8))
 
 
-@torch.no_grad()
-def best_start(generator: DCGenerator, target: torch.Tensor, candidates: int,
-               random: torch.Generator) -> torch.Tensor:
-    """(1, d): the candidate z ~ N(0, I) whose image is closest to `target` (1, 3, S, S)."""
-    z = torch.randn(candidates, generator.latent_dim, generator=random)
-    losses = torch.cat([pixel_l1(runtime.draw(generator, chunk.to(target.device)), target).cpu()
-                        for chunk in z.split(CANDIDATE_BATCH)])
-    return z[losses.argmin()].unsqueeze(0)
+def find_pivot(generator: DCGenerator, target: torch.Tensor, steps: int, random: torch.Generator,
+               progress: Callable[[], None]) -> torch.Tensor:
+    """(1, latent_dim): the latent whose image is closest to `target` (1, 3, S, S), from a seeded start."""
+    device = target.device
+    z = onto_typical_shell(torch.randn(1, generator.latent_dim, generator=random)).to(device).requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=PIVOT_LEARNING_RATE)
+    for step in range(steps):
+        # Cosine decay: large steps to cross between basins early, small ones to settle at the end.
+        optimizer.param_groups[0]["lr"] = PIVOT_LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * step / steps))
+        loss = pixel_l1(generator(z), target).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward(inputs=[z])  # z only: the caller's generator may have trainable weights
+        optimizer.step()
+        with torch.no_grad():
+            z.copy_(onto_typical_shell(z))
+        progress()
+    return z.detach()
+
+
+def tunable_copy(generator: DCGenerator) -> DCGenerator:
+    """A copy of `generator` whose layers after the first block are its own and trainable; the first
+    block is the original's (shared, so the copy costs only the later layers' memory and shares the
+    original's feature space)."""
+    tuned = copy.deepcopy(generator, memo={id(generator.stem): generator.stem})
+    for module in (tuned.blocks, tuned.to_rgb):
+        module.requires_grad_(True)
+    return tuned
+
+
+def tune(generator: DCGenerator, pivot: torch.Tensor, target: torch.Tensor, steps: int,
+         random: torch.Generator, progress: Callable[[], None]) -> DCGenerator:
+    """Pivotal tuning: a `tunable_copy` of `generator` trained to draw `target` from `pivot`, while
+    drawing what `generator` draws at latents part of the way from the pivot to random ones."""
+    tuned = tunable_copy(generator)
+    optimizer = torch.optim.Adam([parameter for parameter in tuned.parameters() if parameter.requires_grad],
+                                 lr=TUNING_LEARNING_RATE)
+    with torch.no_grad():
+        pivot_features = generator.first_features(pivot)  # (1, 8c, 4, 4)
+    for _ in range(steps):
+        with torch.no_grad():
+            others = generator.first_features(torch.randn(1, generator.latent_dim, generator=random).to(pivot.device))
+            nearby = pivot_features + LOCALITY_FRACTION * (others - pivot_features)  # (1, 8c, 4, 4)
+            expected = generator.from_first_features(nearby)
+        drawn = tuned.from_first_features(torch.cat([pivot_features, nearby]))  # (2, 3, S, S)
+        loss = pixel_l1(drawn[:1], target).sum() + LOCALITY_WEIGHT * pixel_l1(drawn[1:], expected).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        progress()
+    return tuned.eval().requires_grad_(False)
 
 
 def project(generator: DCGenerator, image: "Image.Image | str", box: Box | None = None,
-            steps: int = DEFAULT_STEPS, candidates: int = DEFAULT_CANDIDATES, seed: int = 0,
+            pivot_steps: int = PIVOT_STEPS, tuning_steps: int = TUNING_STEPS, seed: int = 0,
             progress: ProgressCallback | None = None) -> Projection:
-    """Find z with generator(z) close to the `box` square of `image` (see the module docstring).
-    The same arguments always give the same latent; `progress` is called after every step."""
+    """Find the pivot latent of the `box` square of `image` and tune a copy of `generator` to draw
+    the square from it (see the module docstring). The same arguments give the same latent and
+    weights; `progress` is called after every step of either stage. `generator` is left unchanged."""
     started = time.perf_counter()
     device = next(generator.parameters()).device
     square = crop_square(image, generator.image_size, box)
     random = torch.Generator().manual_seed(int(seed))
+    done, total = 0, pivot_steps + tuning_steps
+
+    def step_done() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
     # Callers may hold inference or no-grad mode (the app's handlers do); the optimisation needs autograd.
     with torch.inference_mode(False), torch.enable_grad():
         target = pil_to_signed(square).to(device)  # (1, 3, S, S) in [-1, 1]
-        z = onto_typical_shell(best_start(generator, target, candidates, random)).to(device).requires_grad_(True)
-        optimizer = torch.optim.Adam([z], lr=LEARNING_RATE)
-        for step in range(steps):
-            # Cosine decay: large steps to cross between basins early, small ones to settle at the end.
-            optimizer.param_groups[0]["lr"] = LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * step / steps))
-            loss = pixel_l1(runtime.draw(generator, z), target).sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward(inputs=[z])  # z only: the caller's generator may have trainable weights
-            optimizer.step()
-            with torch.no_grad():
-                z.copy_(onto_typical_shell(z))
-            if progress is not None:
-                progress(step + 1, steps)
-        with torch.no_grad():
-            reconstruction = runtime.draw(generator, z)  # (1, 3, S, S)
-            distance = (reconstruction - target).abs().mean().item()
-    return Projection(square, signed_to_pil(reconstruction), z.detach().squeeze(0).cpu(), distance,
-                      time.perf_counter() - started)
+        pivot = find_pivot(generator, target, pivot_steps, random, step_done)
+        tuned = tune(generator, pivot, target, tuning_steps, random, step_done) if tuning_steps else generator
+    with torch.no_grad():
+        pivot_distance = pixel_l1(generator(pivot), target).item()
+        reconstruction = tuned(pivot)  # (1, 3, S, S)
+        distance = pixel_l1(reconstruction, target).item()
+    return Projection(square, signed_to_pil(reconstruction[0]), pivot.squeeze(0).cpu(), tuned, pivot_distance,
+                      distance, time.perf_counter() - started)
 
 
 def parse_latent(text: str | None, latent_dim: int) -> torch.Tensor | None:
@@ -157,21 +215,11 @@ def latent_text(latent: torch.Tensor) -> str:
 # -- editing a projected cat: what the Sample tab's sliders, truncation and GIF do to seeds ------
 
 
-@torch.inference_mode()
 def edited(generator: DCGenerator, latent: torch.Tensor, truncation: float = 1.0,
            direction_weights: "list[float] | tuple[float, ...]" = ()) -> Image.Image:
-    """G of `latent` scaled by `truncation` and moved along the principal directions, as
-    `inference.latents` moves a seed's z."""
-    z = latent.reshape(1, -1) * truncation
-    if any(direction_weights):
-        count = max(inference.DIRECTION_COUNT, len(direction_weights))  # the directions the seeds use
-        z = move_along(z, principal_directions(generator, count=count), direction_weights)
-    return inference.generate(generator, z)[0]
+    return inference.sample(generator, latent, truncation, direction_weights)[0]
 
 
-@torch.inference_mode()
 def interpolation_gif_from(generator: DCGenerator, latent: torch.Tensor, seed_end: int, frames: int = 16,
                            truncation: float = 1.0) -> bytes:
-    """A GIF along the great circle from `latent` (scaled by `truncation`) to the latent of `seed_end`."""
-    path = interpolation_path(latent * truncation, z_from_seed(seed_end, generator.latent_dim, truncation), frames)
-    return gif_bytes(inference.generate(generator, path))
+    return inference.interpolation_gif(generator, latent, seed_end, frames, truncation)

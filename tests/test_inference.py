@@ -55,20 +55,14 @@ def test_each_direction_slider_changes_the_output(generator):
         assert np.abs(moved - base).mean() > 2.0, f"direction {index + 1} barely changes the images"
 
 
-def test_principal_directions_are_unit_cached_and_reproducible(generator):
-    directions = latents.principal_directions(generator)
-    assert directions.shape == (8, generator.latent_dim)
-    torch.testing.assert_close(directions.norm(dim=1), torch.ones(8))
-    assert latents.principal_directions(generator) is directions  # computed once per model
-    latents.principal_directions.cache_clear()
-    torch.testing.assert_close(latents.principal_directions(generator), directions)
-
-
-def test_direction_weights_move_the_latent_along_their_directions_only(generator):
-    plain = latents.z_from_seed(7, 16, 0.5)
-    torch.testing.assert_close(inference.latents(generator, [7], 0.5, [0.0] * 6)[0], plain)
-    directions = latents.principal_directions(generator, count=inference.DIRECTION_COUNT)
-    torch.testing.assert_close(inference.latents(generator, [7], 0.5, [0.0, 2.0])[0], plain + 2.0 * directions[1])
+def test_seeds_and_given_latents_take_one_path(generator):
+    z = latents.z_batch([7, 8], 16)
+    for truncation, weights in [(1.0, ()), (0.5, (0.0, 2.0))]:
+        from_seeds = pixels(inference.sample(generator, [7, 8], truncation, weights))
+        np.testing.assert_array_equal(pixels(inference.sample(generator, z, truncation, weights)), from_seeds)
+        np.testing.assert_array_equal(pixels(inference.sample(generator, z[1], truncation, weights)), from_seeds[1:])
+    from_latent = inference.interpolation_frames(generator, z[0], 9, frames=4, truncation=0.5)
+    np.testing.assert_array_equal(pixels(from_latent), pixels(inference.interpolation_frames(generator, 7, 9, 4, 0.5)))
 
 
 def test_interpolation_frame_count_and_ends(generator, tmp_path: Path):

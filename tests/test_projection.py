@@ -1,6 +1,7 @@
 """Projecting a photo into a DCGAN's latent space (gan_demo.projection) on synthetic photos: the
 photo is a generator's own sample for a known latent, pasted into a larger noisy canvas, so the
-projection has something it can find and the crop box decides whether it finds it."""
+pivot has something it can find and the crop box decides whether it finds it; the tuning then
+brings even a square of noise closer, in a copy of the generator that leaves the original alone."""
 
 import json
 import math
@@ -12,6 +13,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from gan_demo import inference, latents
 from gan_demo.imaging import ImageError, signed_to_pil
 from gan_demo.models import DCGenerator
 from gan_demo.projection import centre_box, crop_square, project
@@ -51,33 +53,66 @@ def test_crop_square_takes_the_box_or_the_centre_and_keeps_boxes_inside_the_phot
         crop_square(canvas, 16, (0, 0, 4))
 
 
-def test_projection_finds_the_sample_in_its_box_with_a_latent_on_the_typical_shell(generator, photo):
+def test_the_pivot_finds_the_sample_in_its_box_with_a_latent_on_the_typical_shell(generator, photo):
     canvas, box = photo
     calls = []
-    found = project(generator, canvas, box, steps=60, candidates=64,
+    found = project(generator, canvas, box, pivot_steps=60, tuning_steps=0,
                     progress=lambda done, total: calls.append((done, total)))
-    centred = project(generator, canvas, None, steps=60, candidates=64)
+    centred = project(generator, canvas, None, pivot_steps=60, tuning_steps=0)
 
     assert found.square.size == found.reconstruction.size == (SIZE, SIZE)
     assert found.latent.shape == (8,) and math.isclose(found.latent.norm().item(), math.sqrt(8), rel_tol=1e-4)
     # The boxed sample is found far more closely than the centred square of mostly noise.
-    assert found.distance < 0.1 and found.distance < centred.distance / 3
+    assert found.distance == found.pivot_distance < 0.1 and found.distance < centred.distance / 3
+    assert found.generator is generator  # nothing tuned
     reconstructed = np.asarray(found.reconstruction, dtype=np.float64) / 127.5 - 1
     with torch.no_grad():
         regenerated = generator(found.latent.unsqueeze(0))[0].permute(1, 2, 0).numpy()
     assert np.abs(reconstructed - regenerated).max() < 0.01  # the reconstruction is G(latent)
     assert calls == [(step, 60) for step in range(1, 61)]
-    assert found.seconds > 0
+    # The note says the model draws the boxed sample, and cannot draw a black and white checkerboard.
+    assert found.verdict.startswith("The model draws an image 0.0")
+    board = Image.fromarray(((np.indices((64, 64)).sum(0) // 8) % 2 * 255).astype(np.uint8)).convert("RGB")
+    far = project(generator, board, pivot_steps=10, tuning_steps=0)
+    assert far.verdict.startswith("This model cannot draw this photo: the nearest image it draws is 0.")
 
 
-def test_the_optimisation_improves_on_its_start_and_the_same_seed_gives_the_same_latent(generator, photo):
+def test_each_stage_improves_on_its_start_and_the_same_seed_gives_the_same_result(generator, photo):
+    canvas = photo[0]  # the centred square: mostly noise, which the pivot alone cannot reach
+    start_only = project(generator, canvas, pivot_steps=0, tuning_steps=0)
+    pivot_only = project(generator, canvas, pivot_steps=30, tuning_steps=0)
+    tuned = project(generator, canvas, pivot_steps=30, tuning_steps=60)
+    again = project(generator, canvas, pivot_steps=30, tuning_steps=60)
+    assert pivot_only.distance < start_only.distance
+    assert tuned.pivot_distance == pivot_only.distance and tuned.distance < 0.7 * pivot_only.distance
+    assert torch.equal(tuned.latent, again.latent) and tuned.distance == again.distance
+    assert not torch.equal(tuned.latent, project(generator, canvas, pivot_steps=30, tuning_steps=0, seed=1).latent)
+
+
+def test_the_tuned_generator_is_a_copy_sharing_the_first_block_and_the_original_is_untouched(generator, photo):
     canvas, box = photo
-    start_only = project(generator, canvas, box, steps=0, candidates=64)
-    optimised = project(generator, canvas, box, steps=60, candidates=64)
-    again = project(generator, canvas, box, steps=60, candidates=64)
-    assert optimised.distance < start_only.distance * 0.7
-    assert torch.equal(optimised.latent, again.latent)
-    assert not torch.equal(optimised.latent, project(generator, canvas, box, steps=60, candidates=64, seed=1).latent)
+    before = {key: value.clone() for key, value in generator.state_dict().items()}
+    result = project(generator, canvas, box, pivot_steps=20, tuning_steps=20)
+    tuned = result.generator
+    assert tuned is not generator and tuned.stem is generator.stem
+    assert latents.feature_space(tuned) is latents.feature_space(generator)  # the same average cat and axes
+    assert all(torch.equal(before[key], value) for key, value in generator.state_dict().items())
+    assert not torch.equal(tuned.blocks[0][1].weight, generator.blocks[0][1].weight)
+    assert not any(parameter.requires_grad for parameter in tuned.parameters())
+    # The reconstruction is what the Sample tab draws from the latent through the tuned copy.
+    drawn = np.asarray(inference.sample(tuned, result.latent)[0], dtype=np.int16)
+    assert np.abs(drawn - np.asarray(result.reconstruction, dtype=np.int16)).max() <= 1
+
+
+def test_edits_act_on_the_tuned_copy_about_as_much_as_on_sampled_cats(generator, photo):
+    canvas, box = photo
+    result = project(generator, canvas, box, pivot_steps=30, tuning_steps=60)
+    weights = [2.0]
+
+    def change(model, subject) -> float:
+        return (inference.draw(model, subject, 1.0, weights) - inference.draw(model, subject)).abs().mean().item()
+
+    assert change(result.generator, result.latent) >= 0.5 * change(generator, range(16))
 
 
 def test_projection_runs_under_inference_mode_and_leaves_the_generator_untouched(generator, photo):
@@ -85,7 +120,7 @@ def test_projection_runs_under_inference_mode_and_leaves_the_generator_untouched
     trainable = DCGenerator(latent_dim=8, conv_dim=8, image_size=SIZE).eval()
     before = {key: value.clone() for key, value in trainable.state_dict().items()}
     with torch.inference_mode():
-        result = project(trainable, canvas, box, steps=5, candidates=8)
+        result = project(trainable, canvas, box, pivot_steps=5, tuning_steps=5)
     assert math.isfinite(result.distance)
     assert all(parameter.grad is None for parameter in trainable.parameters())
     assert all(torch.equal(before[key], value) for key, value in trainable.state_dict().items())

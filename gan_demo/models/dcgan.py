@@ -9,8 +9,8 @@ a standard deviation of 0.02 per channel, where the real grumpy cats vary by 0.1
 scale). Pixel norm (ProGAN's) scales each pixel's feature vector instead and keeps those per-image
 statistics; the convolutions before it keep their biases, which instance norm would cancel. In
 2000-step trials this made the spread six times as wide and brought held-out photos closer when
-projected (checkpoints/README.md, "Experiments"). The biases also make the generator depend on z's length,
-so truncation changes a pixel-norm cat; with instance norm G(c z) = G(z) for every c > 0.
+projected (checkpoints/README.md, "Experiments"). The biases also make the generator depend on z's length
+(a little); with instance norm G(c z) = G(z) for every c > 0.
 Exports from before the option use instance norm.
 
 Shapes in comments are for the defaults: image_size 64, conv_dim 32 (written c), latent_dim 100.
@@ -105,6 +105,14 @@ class DCGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="un
         )  # (B, 3, 64, 64) in [-1, 1]
         self.apply(init_weights)
 
+    def first_features(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, latent_dim) or (B, latent_dim, 1, 1) -> the first block's output (B, 8c, 4, 4): the
+        space where truncation and the direction sliders act (gan_demo/latents.py), as StyleGAN's w."""
+        return self.stem(z.reshape(z.shape[0], self.latent_dim, 1, 1))
+
+    def from_first_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The rest of the generator: the first block's output (B, 8c, 4, 4) -> image (B, 3, S, S)."""
+        return self.to_rgb(self.blocks(features))
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = z.reshape(z.shape[0], self.latent_dim, 1, 1)  # (B, latent_dim, 1, 1)
-        return self.to_rgb(self.blocks(self.stem(z)))
+        return self.from_first_features(self.first_features(z))
