@@ -54,6 +54,14 @@ def read_regular(path: "str | Path", max_bytes: int) -> bytes:
     return data
 
 
+def why_unreadable(error: Exception) -> str:
+    """One line saying why a file could not be read, without the path an OSError's text names (a
+    visitor is told why, never where)."""
+    if isinstance(error, OSError) and not isinstance(error, UnreadableFile):
+        return (error.strerror or type(error).__name__).lower()
+    return (str(error) or type(error).__name__).splitlines()[0]
+
+
 def version(path: "str | Path") -> FileVersion | None:
     """The version of what is at `path` (a link itself, not its target), or None when nothing is:
     an append, an edit or a replacement (a new inode, a new change time) gives a new version."""

@@ -109,7 +109,7 @@ class ProgressHandlers:
                 variant_frame, variant_step = variant.frame_at(iteration)
                 variants.append((variant_frame, f"{resolved.label} (iteration {variant_step})"))
         plot = pd.DataFrame(progress.loss_table(record.losses))
-        return self.handed_out(record.gif_path), frame, plot, record.settings, variants
+        return self.handed_out(record.gif_path), frame, plot, record.shown_settings, variants
 
     def variants_shown(self, run: str | None) -> tuple[gr.Gallery, str]:
         """The variants gallery shown only when the run has variants; otherwise a line saying why not."""
