@@ -206,3 +206,12 @@ def test_the_space_cold_start_benchmark_quick_runs_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     space = json.loads((tmp_path / "space.json").read_text())["space"]
     assert space["first_start_s"] > 0 and len(space["cached_starts_s"]) == 1 and len(space["floor_starts_s"]) == 2
+
+
+def test_the_models_file_is_checked_before_it_is_written():
+    model = served_models.ServedModel("you/dcgan-cats", COMMIT, "two\nlines", "dcgan")
+    with pytest.raises(served_models.ServedModelsError, match="name must be 1 to 60 printable characters"):
+        served_models.to_json(served_models.ServedModels((model,), bundled=False))
+    twice = served_models.ServedModel("you/dcgan-cats", COMMIT, "my cats", "dcgan")
+    with pytest.raises(served_models.ServedModelsError, match="you/dcgan-cats is listed twice"):
+        served_models.to_json(served_models.ServedModels((twice, twice), bundled=False))

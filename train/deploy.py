@@ -14,6 +14,7 @@ Log in first (`hf auth login`, or HF_TOKEN); the token is never printed or writt
 """
 
 import argparse
+import json
 import re
 import shutil
 import tempfile
@@ -101,7 +102,7 @@ def space_readme(space_id: str, served: served_models.ServedModels, gradio_versi
                    f"`{model.revision[:12]}` |\n" for model in served.models)
     bundled = "\n\nIt also serves the bundled models of `checkpoints/`." if served.bundled else ""
     return f"""---
-title: {space_id.split("/")[1]}
+title: {json.dumps(space_id.split("/")[1])}
 emoji: 🐱
 colorFrom: gray
 colorTo: yellow
@@ -139,10 +140,14 @@ def deploy(space_id: str, model_specs: list[str], bundle_checkpoints: bool = Fal
         raise UserError(str(error)) from None
     hub.use_timeouts()
     served = served_models.ServedModels(tuple(resolve_model(spec, token) for spec in model_specs), bundle_checkpoints)
+    try:
+        models_file = served_models.to_json(served)  # the checks the app makes when it reads the file
+    except served_models.ServedModelsError as error:
+        raise UserError(f"{error}; nothing was deployed") from None
     with tempfile.TemporaryDirectory(prefix="gan-demo-space-") as staging:
         staging = Path(staging)
         copy_app(staging, bundle_checkpoints)
-        (staging / served_models.FILE_NAME).write_text(served_models.to_json(served))
+        (staging / served_models.FILE_NAME).write_text(models_file)
         (staging / "README.md").write_text(space_readme(space_id, served, gradio_version))
         api = HfApi(token=token)
         try:
