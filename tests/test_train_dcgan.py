@@ -264,7 +264,8 @@ def test_two_processes_stopped_by_a_signal_stop_at_the_same_step_save_and_resume
     other_steps = [int(step) for step in re.findall(r"process 1 of 2 stopped at step (\d+)", stderr)]
     assert len(main_steps) == 1 and other_steps == main_steps, stderr[-3000:]
     # No traceback from the training processes (the launcher reports the signal in its own way).
-    assert not any(f"train/{name}" in stderr for name in ("loop.py", "dcgan.py", "run_folder.py")), stderr[-3000:]
+    assert not any(f"train/{name}" in stderr
+                   for name in ("trainer.py", "stop_signals.py", "dcgan.py", "run_folder.py")), stderr[-3000:]
     step = main_steps[0]
     assert torch.load(out / "state.pt", weights_only=True)["step"] == step
     assert stopping_seconds < 30, stderr[-3000:]  # before the launcher's 30 s grace ends in SIGKILL

@@ -14,7 +14,9 @@ if __name__ == "__main__":  # OpenMP reads this once, when torch loads it: idle 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # (docs/performance.md)
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -26,27 +28,37 @@ from train.data import batch_indices, list_images, load_image_folder, step_gener
 from train.discriminators import DCDiscriminator
 from train.ema import EMA
 from train.errors import UserError, main
-from train.loop import (
+from train.memory import refuse_if_too_large, training_bytes
+from train.plots import sample_grid
+from train.settings import (
     LEARNING_RATE_LIMIT,
-    GANTrainer,
-    adam,
+    TrainingSettings,
     add_common_arguments,
     check_at_most,
     check_common,
     check_positive,
-    checked_tensor,
-    frozen,
-    load_optimizer,
-    parse_arguments,
+    choices,
+    parse_settings,
 )
-from train.memory import refuse_if_too_large, training_bytes
-from train.plots import sample_grid
+from train.trainer import GANTrainer, adam, checked_tensor, frozen, load_optimizer
 
 SAMPLE_COUNT = 16
 BETAS = (0.5, 0.999)  # Adam, as in the DCGAN paper
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DCGANSettings(TrainingSettings):
+    """The settings of a DCGAN run: the common ones and the flags of parse_args."""
+
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ("data",)
+
+    data: Path
+    latent_dim: int
+    lr: float
+    norm: str = dataclasses.field(metadata=choices(NORMS))
+
+
+def parse_args(argv: list[str]) -> DCGANSettings:
     parser = argparse.ArgumentParser(prog="python -m train.dcgan", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, type=Path, help="folder of training images")
     parser.add_argument("--iters", type=int, default=6400, help="training steps")
@@ -58,33 +70,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "brightness; instance norm (the course's) makes them all alike in both")
     add_common_arguments(parser, sample_every=200, checkpoint_every=400)
     # A run folder from before --norm trained an instance-norm generator.
-    return parse_arguments(parser, argv, check_args, before_flags={"norm": "instance"})
+    return parse_settings(parser, argv, DCGANSettings, check_settings, before_flags={"norm": "instance"})
 
 
-def check_args(args: argparse.Namespace) -> None:
-    check_common(args)
-    check_positive(args, "iters", "batch_size", "latent_dim", "lr")
-    check_at_most(args, lr=LEARNING_RATE_LIMIT)
+def check_settings(settings: DCGANSettings) -> None:
+    check_common(settings)
+    check_positive(settings, "iters", "batch_size", "latent_dim", "lr")
+    check_at_most(settings, lr=LEARNING_RATE_LIMIT)
     try:
-        check_power_of_two(args.image_size)
+        check_power_of_two(settings.image_size)
     except ValueError:
-        raise UserError(f"--image-size must be a power of two such as 32, 64 or 128, got {args.image_size}") from None
+        raise UserError("--image-size must be a power of two such as 32, 64 or 128, "
+                        f"got {settings.image_size}") from None
 
 
-def generator(args: argparse.Namespace) -> DCGenerator:
+def generator(settings: DCGANSettings) -> DCGenerator:
     """A new generator of the run's sizes and normalisation."""
-    return DCGenerator(latent_dim=args.latent_dim, conv_dim=args.conv_dim, image_size=args.image_size,
-                       norm=args.norm)
+    return DCGenerator(latent_dim=settings.latent_dim, conv_dim=settings.conv_dim, image_size=settings.image_size,
+                       norm=settings.norm)
 
 
-def training_memory(args: argparse.Namespace, image_count: int, stored_size: int) -> float:
+def training_memory(settings: DCGANSettings, image_count: int, stored_size: int) -> float:
     """Bytes a run needs: G, its EMA copy and D with Adam, one step's activations, the images in memory."""
     def build():
-        return (generator(args),
-                DCDiscriminator(conv_dim=args.conv_dim, image_size=args.image_size))
+        return (generator(settings),
+                DCDiscriminator(conv_dim=settings.conv_dim, image_size=settings.image_size))
 
     def forward(gen, disc):
-        fake = gen(torch.zeros(args.batch_size, args.latent_dim))
+        fake = gen(torch.zeros(settings.batch_size, settings.latent_dim))
         disc(torch.cat([fake, fake]))  # the D step's [real; fake] batch
 
     return training_bytes(build, forward) + image_count * 3 * stored_size**2
@@ -94,25 +107,27 @@ class DCGANTrainer(GANTrainer):
     loss_names = ["d_real", "d_fake", "g"]
     title = "dcgan"
 
-    def __init__(self, args: argparse.Namespace):
-        super().__init__(args)
-        args = self.args
-        stored_size = augment.stored_size(args.aug, args.image_size)
-        refuse_if_too_large(training_memory(args, len(list_images(args.data, "--data")), stored_size), self.device,
-                            f"--image-size {args.image_size} --conv-dim {args.conv_dim} --latent-dim "
-                            f"{args.latent_dim} --batch-size {args.batch_size}")
-        self.data = load_image_folder(args.data, stored_size, warn=self.log, holdout=args.holdout).to(self.device)
-        self.log(f"{len(self.data)} images from {args.data}, kept in memory at {self.data.shape[-1]} px")
-        torch.manual_seed(args.seed)  # initial weights
-        gen = generator(args)
-        disc = DCDiscriminator(conv_dim=args.conv_dim, image_size=args.image_size)
+    def __init__(self, settings: DCGANSettings):
+        super().__init__(settings)
+        stored_size = augment.stored_size(settings.aug, settings.image_size)
+        image_count = len(list_images(settings.data, "--data"))
+        refuse_if_too_large(training_memory(settings, image_count, stored_size), self.device,
+                            f"--image-size {settings.image_size} --conv-dim {settings.conv_dim} --latent-dim "
+                            f"{settings.latent_dim} --batch-size {settings.batch_size}")
+        self.data = load_image_folder(settings.data, stored_size, warn=self.log,
+                                      holdout=settings.holdout).to(self.device)
+        self.log(f"{len(self.data)} images from {settings.data}, kept in memory at {self.data.shape[-1]} px")
+        torch.manual_seed(settings.seed)  # initial weights
+        gen = generator(settings)
+        disc = DCDiscriminator(conv_dim=settings.conv_dim, image_size=settings.image_size)
         for network in (gen, disc):
             runtime.channels_last(network)  # NHWC weights: faster convolutions on oneDNN and cuDNN
-        opt_g = adam(gen.parameters(), args.lr, BETAS, self.device)
-        opt_d = adam(disc.parameters(), args.lr, BETAS, self.device)
-        self.fixed_z = torch.randn(SAMPLE_COUNT, args.latent_dim, generator=torch.Generator().manual_seed(args.seed))
+        opt_g = adam(gen.parameters(), settings.lr, BETAS, self.device)
+        opt_d = adam(disc.parameters(), settings.lr, BETAS, self.device)
+        self.fixed_z = torch.randn(SAMPLE_COUNT, settings.latent_dim,
+                                   generator=torch.Generator().manual_seed(settings.seed))
         self.gen, self.disc, self.opt_g, self.opt_d = gen, disc, opt_g, opt_d
-        self.ema = EMA(gen, args.ema_decay)
+        self.ema = EMA(gen, settings.ema_decay)
         self.restore()
         self.ema.model.to(self.device)
         self.gen, self.disc, self.opt_g, self.opt_d = self.accelerator.prepare(gen, disc, opt_g, opt_d)
@@ -126,18 +141,19 @@ class DCGANTrainer(GANTrainer):
 
     def draw_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
         """The real images (B, 3, S, S), latents (B, latent_dim) and random generator of step `step`."""
-        args = self.args
-        rng = step_generator(args.seed, step, self.rank, self.device)
-        indices = batch_indices(len(self.data), args.batch_size, args.seed, step, self.rank,
+        settings = self.settings
+        rng = step_generator(settings.seed, step, self.rank, self.device)
+        indices = batch_indices(len(self.data), settings.batch_size, settings.seed, step, self.rank,
                                 self.accelerator.num_processes).to(self.device)
-        real = augment.real_batch(self.data[indices], args.aug, args.image_size, rng)  # (B, 3, S, S)
-        z = torch.randn(args.batch_size, args.latent_dim, generator=rng, device=self.device)
+        real = augment.real_batch(self.data[indices], settings.aug, settings.image_size, rng)  # (B, 3, S, S)
+        z = torch.randn(settings.batch_size, settings.latent_dim, generator=rng, device=self.device)
         return real, z, rng
 
     def update(self, real: torch.Tensor, z: torch.Tensor, rng: torch.Generator) -> list[float]:
         """One D and one G update on a given batch; returns [d_real, d_fake, g]."""
-        accelerator, args = self.accelerator, self.args
-        maybe_diffaug = (lambda images: augment.diff_augment(images, rng)) if args.diffaug else (lambda images: images)
+        accelerator, settings = self.accelerator, self.settings
+        maybe_diffaug = ((lambda images: augment.diff_augment(images, rng)) if settings.diffaug
+                         else (lambda images: images))
 
         with self.autocast():
             fake = self.gen(z)  # (B, 3, S, S)
