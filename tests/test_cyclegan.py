@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 
 from gan_demo.inference import translate
 from gan_demo.models import CycleGAN, CycleGenerator
+from gan_demo.models.cyclegan import SKIP_OPTIONS
 from gan_demo.render import read_gif_frames
 from tests.conftest import make_images, run_cli
 from train import losses
@@ -37,7 +38,7 @@ def tiny_model() -> CycleGAN:
 # -- networks and losses ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("skips", [False, True])
+@pytest.mark.parametrize("skips", SKIP_OPTIONS)
 @pytest.mark.parametrize("height, width", [(16, 16), (32, 32), (16, 64), (48, 20)])
 def test_generator_output_has_the_input_shape(height, width, skips):
     generator = CycleGenerator(conv_dim=4, n_res_blocks=1, skips=skips)
@@ -47,13 +48,40 @@ def test_generator_output_has_the_input_shape(height, width, skips):
     assert out.abs().max() <= 1
 
 
+@pytest.mark.parametrize("encoder_block, reaches_the_output", [
+    (1, {"none": False, "features": True, "features+input": True}),  # the bottleneck's way in
+    (0, {"none": False, "features": False, "features+input": True}),  # all the encoder sees
+])
+def test_each_skip_option_lets_through_what_its_name_says(encoder_block, reaches_the_output):
+    """Zero a convolution of the encoder and see whether the input still reaches the output: past the
+    16x16 bottleneck only through a skip; past the whole encoder only through the input's own path."""
+    for skips, reaches in reaches_the_output.items():
+        torch.manual_seed(0)
+        generator = CycleGenerator(conv_dim=4, n_res_blocks=1, skips=skips).eval()
+        torch.nn.init.zeros_(generator.encoder[encoder_block][0].weight)  # its convolution
+        with torch.no_grad():
+            first, second = generator(torch.randn(2, 3, 16, 16)).unbind()
+        assert bool((first - second).abs().max() > 1e-3) is reaches, skips
+
+
+def test_older_exports_boolean_skips_load_as_the_networks_they_were(tmp_path):
+    """`skips: true` was the encoder's features and the input; `false` no skips. New exports name the option."""
+    assert CycleGenerator(conv_dim=4, skips=True).skips == "features+input"
+    assert CycleGenerator(conv_dim=4, skips=False).skips == "none"
+    CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16, skips="features").save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["skips"] == "features"
+    assert CycleGAN.from_pretrained(tmp_path).gen_b2a.skips == "features"
+    with pytest.raises(ValueError, match="skips must be one of none, features, features\\+input"):
+        CycleGenerator(conv_dim=4, skips="input")
+
+
 def test_generator_refuses_sizes_not_divisible_by_4():
     with pytest.raises(ValueError, match="divisible by 4"):
         CycleGenerator(conv_dim=4)(torch.zeros(1, 3, 18, 16))
 
 
-@pytest.mark.parametrize("kind, skips", [("patch", False), ("dc", False), ("global+patch", False),
-                                         ("patchgan", False), ("patch", True)])
+@pytest.mark.parametrize("kind, skips", [("patch", "none"), ("dc", "none"), ("global+patch", "none"),
+                                         ("patchgan", "none"), ("patch", "features"), ("patch", "features+input")])
 def test_every_parameter_of_both_generators_and_discriminators_gets_a_gradient(kind, skips):
     torch.manual_seed(0)
     size = 32 if kind == "patchgan" else 16  # the PatchGAN's map needs 32 px to keep a score
@@ -208,7 +236,7 @@ def smoke_run(domains, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("smoke") / "run"
     assert_ok(train(domains, run, "--iters", "4", "--sample-every", "2", "--checkpoint-every", "2",
                     "--aug", "deluxe", "--diffaug", "--pool-size", "3", "--lambda-identity", "0.5", "--lr-decay",
-                    "--skips"))
+                    "--skips", "features+input"))
     return run
 
 
@@ -246,7 +274,7 @@ def test_smoke_run_writes_the_run_folder_contract(smoke_run):
 def test_export_is_the_ema_of_both_generators(smoke_run):
     model = CycleGAN.from_pretrained(smoke_run / "export")
     assert (model.domain_a, model.domain_b, model.image_size) == ("apple", "orange", 16)
-    assert model.gen_a2b.skips and model.gen_b2a.skips
+    assert model.gen_a2b.skips == model.gen_b2a.skips == "features+input"
     state = torch.load(smoke_run / "state.pt", weights_only=True)
     averaged, raw, reloaded = state["model_ema"], state["model"], model.state_dict()
     assert any(key.startswith("gen_a2b.") for key in averaged) and any(key.startswith("gen_b2a.") for key in averaged)

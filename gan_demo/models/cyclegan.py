@@ -3,6 +3,7 @@ into another, and `CycleGAN`, the exported pair of generators (one Hub repo or c
 one model). The discriminators are training-only and live in train/discriminators.py.
 
 paper (Zhu et al. 2017): G = gen_a2b, F = gen_b2a.
+The generator's `skips` option (SKIP_OPTIONS) says what, besides the 16x16 bottleneck, reaches the decoder.
 Shapes in comments are for a 64x64 input and conv_dim 32 (written c); any H and W divisible by 4 work.
 """
 
@@ -44,17 +45,38 @@ def encoder_block(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+# What reaches the decoder besides the bottleneck: nothing; the encoder's half-resolution features
+# (a U-Net skip, as pix2pix's generator has at every level but the outermost); or those and the input
+# itself, joined to the last convolution, a direct input-to-output path no reference generator has.
+SKIP_OPTIONS = ("none", "features", "features+input")
+# config.json of exports from before the three options said `skips: true` or `false`.
+LEGACY_SKIPS = {False: "none", True: "features+input"}
+
+
+def skip_option(skips: str | bool) -> str:
+    """One of SKIP_OPTIONS, from itself or from the boolean that older exports carry."""
+    if isinstance(skips, bool):
+        return LEGACY_SKIPS[skips]
+    if skips not in SKIP_OPTIONS:
+        raise ValueError(f"skips must be one of {', '.join(SKIP_OPTIONS)}, got {skips!r}")
+    return skips
+
+
 class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", "cyclegan", "pytorch"]):
     """image (B, 3, H, W) in [-1, 1] -> translated image (B, 3, H, W) in [-1, 1]; H, W divisible by 4.
 
-    With `skips`, the decoder also sees the encoder's half-resolution features and the input itself
-    (U-Net skip connections, as in pix2pix's generator), so detail the 16x16 bottleneck drops can
-    still reach the output."""
+    `skips` (SKIP_OPTIONS; true and false are older exports' "features+input" and "none"):
+    - "none": everything passes through the 16x16 bottleneck.
+    - "features": the encoder's 32x32 features join the decoder's, a U-Net skip connection like
+      pix2pix's inner ones, so detail the bottleneck drops can still reach the output.
+    - "features+input": those, and the input image itself joins the decoder's features before the
+      last convolution. The reference U-Net never joins the input at the outermost level: this is a
+      direct path by which the output can copy the input, one convolution away."""
 
-    def __init__(self, conv_dim: int = 32, n_res_blocks: int = 3, skips: bool = False,
+    def __init__(self, conv_dim: int = 32, n_res_blocks: int = 3, skips: str | bool = "none",
                  format_version: int = FORMAT_VERSION):
         super().__init__()
-        self.conv_dim, self.n_res_blocks, self.skips = conv_dim, n_res_blocks, skips
+        self.conv_dim, self.n_res_blocks, self.skips = conv_dim, n_res_blocks, skip_option(skips)
         self.format_version = format_version
         # Encoder: extract features at a quarter of the resolution.
         self.encoder = nn.Sequential(
@@ -64,11 +86,12 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
         # Transformer: residual blocks keep the shape and change the content.
         self.transformer = nn.Sequential(*[ResidualBlock(conv_dim * 2) for _ in range(n_res_blocks)])  # (B, 2c, 16, 16)
         # Decoder: back to the input size. With skips, the encoder's (B, c, 32, 32) features join the
-        # decoder's before the upsampling, and the input joins before the last convolution.
+        # decoder's before the upsampling; with "features+input", the input joins before the last convolution.
+        to_rgb_channels = {"none": conv_dim, "features": conv_dim * 2, "features+input": conv_dim * 2 + 3}
         self.decoder = nn.Sequential(
             up_block(conv_dim * 2, conv_dim),  # (B, c, 32, 32)
             nn.Upsample(scale_factor=2, mode="nearest"),  # (B, c, 64, 64); with skips (B, 2c, 64, 64)
-            nn.Conv2d(conv_dim * 2 + 3 if skips else conv_dim, 3, kernel_size=3, padding=1),
+            nn.Conv2d(to_rgb_channels[self.skips], 3, kernel_size=3, padding=1),
             nn.Tanh(),
         )  # (B, 3, 64, 64)
         self.apply(init_weights)
@@ -77,14 +100,16 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
         height, width = images.shape[-2:]
         if height % 4 or width % 4:
             raise ValueError(f"image height and width must be divisible by 4, got {height}x{width}")
-        if not self.skips:
+        if self.skips == "none":
             return self.decoder(self.transformer(self.encoder(images)))
         to_half, to_quarter = self.encoder
         up_to_half, upsample, to_rgb, tanh = self.decoder
         half = to_half(images)  # (B, c, 32, 32)
         features = up_to_half(self.transformer(to_quarter(half)))  # (B, c, 32, 32)
         features = upsample(torch.cat([features, half], dim=1))  # (B, 2c, 64, 64)
-        return tanh(to_rgb(torch.cat([features, images], dim=1)))  # (B, 3, 64, 64)
+        if self.skips == "features+input":
+            features = torch.cat([features, images], dim=1)  # (B, 2c + 3, 64, 64)
+        return tanh(to_rgb(features))  # (B, 3, 64, 64)
 
 
 class CycleGAN(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="image-to-image",
@@ -94,7 +119,7 @@ class CycleGAN(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="image
     wrapper cover both generators during training."""
 
     def __init__(self, domain_a: str = "a", domain_b: str = "b", image_size: int = 64, conv_dim: int = 32,
-                 n_res_blocks: int = 3, skips: bool = False, format_version: int = FORMAT_VERSION):
+                 n_res_blocks: int = 3, skips: str | bool = "none", format_version: int = FORMAT_VERSION):
         super().__init__()
         self.domain_a, self.domain_b, self.image_size = domain_a, domain_b, image_size
         self.format_version = format_version
