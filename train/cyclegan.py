@@ -16,8 +16,10 @@ if __name__ == "__main__":  # OpenMP reads this once, when torch loads it: idle 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # (docs/performance.md)
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar, Self
 
 import torch
 from torchvision.transforms.v2 import functional as TF
@@ -32,21 +34,19 @@ from train.discriminators import DISCRIMINATORS, build_discriminator
 from train.ema import EMA
 from train.errors import UserError, main
 from train.image_pool import ImagePool
-from train.loop import (
+from train.memory import refuse_if_too_large, training_bytes
+from train.plots import sample_grid
+from train.settings import (
     LEARNING_RATE_LIMIT,
-    GANTrainer,
-    adam,
+    TrainingSettings,
     add_common_arguments,
     check_at_most,
     check_common,
     check_positive,
-    checked_tensor,
-    frozen,
-    load_optimizer,
-    parse_arguments,
+    choices,
+    parse_settings,
 )
-from train.memory import refuse_if_too_large, training_bytes
-from train.plots import sample_grid
+from train.trainer import GANTrainer, adam, checked_tensor, frozen, load_optimizer
 
 SAMPLE_COUNT = 4  # fixed inputs per domain in every sample grid
 BETAS = (0.5, 0.999)
@@ -54,7 +54,35 @@ MAX_RES_BLOCKS = 64
 MAX_PATCH_LAYERS = 12
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CycleGANSettings(TrainingSettings):
+    """The settings of a CycleGAN run: the common ones and the flags of parse_args."""
+
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ("data_a", "data_b")
+
+    data_a: Path
+    data_b: Path
+    name_a: str | None  # None on the command line: the folder's name (see completed)
+    name_b: str | None
+    disc: str = dataclasses.field(metadata=choices(DISCRIMINATORS))
+    patch_layers: int
+    no_cycle: bool
+    lambda_cycle: float
+    lambda_identity: float
+    pool_size: int
+    n_res_blocks: int
+    skips: str = dataclasses.field(metadata=choices(SKIP_OPTIONS))
+    lr_g: float
+    lr_d: float
+    lr_decay: bool
+
+    def completed(self) -> Self:
+        """Each domain named after its folder unless --name-a / --name-b name it."""
+        return dataclasses.replace(self, name_a=self.name_a or self.data_a.resolve().name,
+                                   name_b=self.name_b or self.data_b.resolve().name)
+
+
+def parse_args(argv: list[str]) -> CycleGANSettings:
     parser = argparse.ArgumentParser(prog="python -m train.cyclegan", description=__doc__.splitlines()[0])
     parser.add_argument("--data-a", required=True, type=Path, help="folder of domain A images")
     parser.add_argument("--data-b", required=True, type=Path, help="folder of domain B images")
@@ -85,37 +113,39 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--lr-decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of --iters")
     add_common_arguments(parser, sample_every=100, checkpoint_every=800)
-    return parse_arguments(parser, argv, check_args)
+    return parse_settings(parser, argv, CycleGANSettings, check_settings)
 
 
-def check_args(args: argparse.Namespace) -> None:
-    check_common(args)
-    check_positive(args, "iters", "batch_size", "lr_g", "lr_d")
-    check_at_most(args, lr_g=LEARNING_RATE_LIMIT, lr_d=LEARNING_RATE_LIMIT)
-    check_positive(args, "lambda_cycle", "lambda_identity", "pool_size", "n_res_blocks", or_zero=True)
-    check_positive(args, "patch_layers")
+def check_settings(settings: CycleGANSettings) -> None:
+    check_common(settings)
+    check_positive(settings, "iters", "batch_size", "lr_g", "lr_d")
+    check_at_most(settings, lr_g=LEARNING_RATE_LIMIT, lr_d=LEARNING_RATE_LIMIT)
+    check_positive(settings, "lambda_cycle", "lambda_identity", "pool_size", "n_res_blocks", or_zero=True)
+    check_positive(settings, "patch_layers")
     # Past these the networks are absurd anyway; the limits keep the memory estimate from building them.
-    check_at_most(args, n_res_blocks=MAX_RES_BLOCKS, patch_layers=MAX_PATCH_LAYERS)
-    check_image_size(args.image_size, args.disc, args.patch_layers)
-    args.name_a = args.name_a or args.data_a.resolve().name
-    args.name_b = args.name_b or args.data_b.resolve().name
-    if args.name_a == args.name_b:
-        raise UserError(f"both domains are named {args.name_a!r} after their folders; "
+    check_at_most(settings, n_res_blocks=MAX_RES_BLOCKS, patch_layers=MAX_PATCH_LAYERS)
+    check_image_size(settings.image_size, settings.disc, settings.patch_layers)
+    if settings.name_a == settings.name_b:
+        raise UserError(f"both domains are named {settings.name_a!r} after their folders; "
                         "name them with --name-a and --name-b")
 
 
-def training_memory(args: argparse.Namespace, image_count: int, stored_size: int) -> float:
+def discriminator(settings: CycleGANSettings) -> torch.nn.Module:
+    """A new discriminator of the run's kind and sizes."""
+    return build_discriminator(settings.disc, settings.conv_dim, settings.image_size, settings.patch_layers)
+
+
+def training_memory(settings: CycleGANSettings, image_count: int, stored_size: int) -> float:
     """Bytes a run needs: both generators and discriminators with Adam, one step's activations
     (both cycles, identity, the discriminators' [real; fake] batches), the images in memory."""
     def build():
-        model = CycleGAN(image_size=args.image_size, conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks,
-                         skips=args.skips)
-        return model, *(build_discriminator(args.disc, args.conv_dim, args.image_size, args.patch_layers)
-                        for _ in range(2))
+        model = CycleGAN(image_size=settings.image_size, conv_dim=settings.conv_dim,
+                         n_res_blocks=settings.n_res_blocks, skips=settings.skips)
+        return model, *(discriminator(settings) for _ in range(2))
 
     def forward(model, disc_a, disc_b):
-        real = torch.zeros(args.batch_size, 3, args.image_size, args.image_size)
-        out = model(real, real, with_identity=args.lambda_identity > 0)
+        real = torch.zeros(settings.batch_size, 3, settings.image_size, settings.image_size)
+        out = model(real, real, with_identity=settings.lambda_identity > 0)
         disc_a(torch.cat([real, out["fake_a"]]))
         disc_b(torch.cat([real, out["fake_b"]]))
 
@@ -161,50 +191,48 @@ class CycleGANTrainer(GANTrainer):
     loss_names = ["d_a", "d_b", "g_a2b", "g_b2a", "cycle_a", "cycle_b", "identity_a", "identity_b"]
     title = "cyclegan"
 
-    def __init__(self, args: argparse.Namespace):
-        super().__init__(args)
-        args = self.args
+    def __init__(self, settings: CycleGANSettings):
+        super().__init__(settings)
         # Each domain has its own seed, so two folders of the same size are shuffled
         # independently instead of walked in lockstep (which would pair their images).
-        self.seed_a, self.seed_b = 2 * args.seed, 2 * args.seed + 1
-        stored_size = augment.stored_size(args.aug, args.image_size)
-        image_count = len(list_images(args.data_a, "--data-a")) + len(list_images(args.data_b, "--data-b"))
-        refuse_if_too_large(training_memory(args, image_count, stored_size), self.device,
-                            f"--image-size {args.image_size} --conv-dim {args.conv_dim} --n-res-blocks "
-                            f"{args.n_res_blocks} --batch-size {args.batch_size}")
-        self.data_a = load_image_folder(args.data_a, stored_size, flag="--data-a", warn=self.log,
-                                        holdout=args.holdout).to(self.device)
-        self.data_b = load_image_folder(args.data_b, stored_size, flag="--data-b", warn=self.log,
-                                        holdout=args.holdout).to(self.device)
-        self.log(f"A = {args.name_a}: {len(self.data_a)} images from {args.data_a}; "
-                 f"B = {args.name_b}: {len(self.data_b)} images from {args.data_b}; kept in memory at {stored_size} px")
-        torch.manual_seed(args.seed)  # initial weights
-        model = CycleGAN(domain_a=args.name_a, domain_b=args.name_b, image_size=args.image_size,
-                         conv_dim=args.conv_dim, n_res_blocks=args.n_res_blocks, skips=args.skips)
+        self.seed_a, self.seed_b = 2 * settings.seed, 2 * settings.seed + 1
+        stored_size = augment.stored_size(settings.aug, settings.image_size)
+        image_count = len(list_images(settings.data_a, "--data-a")) + len(list_images(settings.data_b, "--data-b"))
+        refuse_if_too_large(training_memory(settings, image_count, stored_size), self.device,
+                            f"--image-size {settings.image_size} --conv-dim {settings.conv_dim} --n-res-blocks "
+                            f"{settings.n_res_blocks} --batch-size {settings.batch_size}")
+        self.data_a = load_image_folder(settings.data_a, stored_size, flag="--data-a", warn=self.log,
+                                        holdout=settings.holdout).to(self.device)
+        self.data_b = load_image_folder(settings.data_b, stored_size, flag="--data-b", warn=self.log,
+                                        holdout=settings.holdout).to(self.device)
+        self.log(f"A = {settings.name_a}: {len(self.data_a)} images from {settings.data_a}; B = {settings.name_b}: "
+                 f"{len(self.data_b)} images from {settings.data_b}; kept in memory at {stored_size} px")
+        torch.manual_seed(settings.seed)  # initial weights
+        model = CycleGAN(domain_a=settings.name_a, domain_b=settings.name_b, image_size=settings.image_size,
+                         conv_dim=settings.conv_dim, n_res_blocks=settings.n_res_blocks, skips=settings.skips)
         # paper: D_X = disc_a judges F(b); D_Y = disc_b judges G(a).
-        disc_a, disc_b = (build_discriminator(args.disc, args.conv_dim, args.image_size, args.patch_layers)
-                          for _ in range(2))
+        disc_a, disc_b = discriminator(settings), discriminator(settings)
         # Left in NCHW: channels_last measured 3-6% slower here on CPU (it helps the DCGAN; see docs/performance.md).
-        opt_gen = adam(model.parameters(), args.lr_g, BETAS, self.device)
-        opt_disc = adam([*disc_a.parameters(), *disc_b.parameters()], args.lr_d, BETAS, self.device)
-        self.pool_a, self.pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
-        self.fixed_a = fixed_inputs(self.data_a, args.image_size, self.seed_a)
-        self.fixed_b = fixed_inputs(self.data_b, args.image_size, self.seed_b)
+        opt_gen = adam(model.parameters(), settings.lr_g, BETAS, self.device)
+        opt_disc = adam([*disc_a.parameters(), *disc_b.parameters()], settings.lr_d, BETAS, self.device)
+        self.pool_a, self.pool_b = ImagePool(settings.pool_size), ImagePool(settings.pool_size)
+        self.fixed_a = fixed_inputs(self.data_a, settings.image_size, self.seed_a)
+        self.fixed_b = fixed_inputs(self.data_b, settings.image_size, self.seed_b)
         self.model, self.disc_a, self.disc_b, self.opt_gen, self.opt_disc = model, disc_a, disc_b, opt_gen, opt_disc
-        self.ema = EMA(model, args.ema_decay)
+        self.ema = EMA(model, settings.ema_decay)
         self.restore()
         self.ema.model.to(self.device)
         self.model, self.disc_a, self.disc_b, self.opt_gen, self.opt_disc = self.accelerator.prepare(
             model, disc_a, disc_b, opt_gen, opt_disc)
 
     def real_batch(self, data: torch.Tensor, seed: int, step: int, rng: torch.Generator) -> torch.Tensor:
-        indices = batch_indices(len(data), self.args.batch_size, seed, step, self.rank,
+        indices = batch_indices(len(data), self.settings.batch_size, seed, step, self.rank,
                                 self.accelerator.num_processes).to(self.device)
-        return augment.real_batch(data[indices], self.args.aug, self.args.image_size, rng)  # (B, 3, S, S)
+        return augment.real_batch(data[indices], self.settings.aug, self.settings.image_size, rng)  # (B, 3, S, S)
 
     def set_learning_rates(self, step: int) -> None:
-        factor = decay_factor(step, self.args.iters) if self.args.lr_decay else 1.0
-        for optimizer, base in ((self.opt_gen, self.args.lr_g), (self.opt_disc, self.args.lr_d)):
+        factor = decay_factor(step, self.settings.iters) if self.settings.lr_decay else 1.0
+        for optimizer, base in ((self.opt_gen, self.settings.lr_g), (self.opt_disc, self.settings.lr_d)):
             for group in optimizer.param_groups:
                 group["lr"] = base * factor
 
@@ -216,7 +244,7 @@ class CycleGANTrainer(GANTrainer):
         return 0.5 * (losses.lsgan_real(scores_real) + losses.lsgan_fake(scores_fake))
 
     def train_step(self, step: int) -> list[float]:
-        rng = step_generator(self.args.seed, step, self.rank, self.device)
+        rng = step_generator(self.settings.seed, step, self.rank, self.device)
         real_a = self.real_batch(self.data_a, self.seed_a, step, rng)
         real_b = self.real_batch(self.data_b, self.seed_b, step, rng)
         self.set_learning_rates(step)
@@ -228,9 +256,9 @@ class CycleGANTrainer(GANTrainer):
     def update(self, real_a: torch.Tensor, real_b: torch.Tensor, rng: torch.Generator) -> list[float]:
         """One update of both discriminators and both generators on a given batch; returns the terms
         of `loss_names`."""
-        args, accelerator = self.args, self.accelerator
-        view = (lambda images: augment.diff_augment(images, rng)) if args.diffaug else (lambda images: images)
-        with_identity = args.lambda_identity > 0
+        settings, accelerator = self.settings, self.accelerator
+        view = (lambda images: augment.diff_augment(images, rng)) if settings.diffaug else (lambda images: images)
+        with_identity = settings.lambda_identity > 0
 
         with self.autocast():
             # Both cycles in one call of the (DDP-wrapped) pair: fake_b = G(a), rec_a = F(G(a)), ...
@@ -258,13 +286,13 @@ class CycleGANTrainer(GANTrainer):
         # The cycle loss is logged even with --no-cycle, so runs with and without it compare.
         loss_cycle_a, loss_cycle_b = losses.cycle(real_a, out["rec_a"]), losses.cycle(real_b, out["rec_b"])
         loss_gen = g_a2b + g_b2a
-        if not args.no_cycle:
-            loss_gen = loss_gen + args.lambda_cycle * (loss_cycle_a + loss_cycle_b)
+        if not settings.no_cycle:
+            loss_gen = loss_gen + settings.lambda_cycle * (loss_cycle_a + loss_cycle_b)
         loss_identity_a = loss_identity_b = torch.zeros((), device=self.device)  # logged as 0 when off
         if with_identity:
             loss_identity_a = losses.identity(real_a, out["same_a"])
             loss_identity_b = losses.identity(real_b, out["same_b"])
-            loss_gen = loss_gen + args.lambda_identity * (loss_identity_a + loss_identity_b)
+            loss_gen = loss_gen + settings.lambda_identity * (loss_identity_a + loss_identity_b)
         self.opt_gen.zero_grad(set_to_none=True)
         accelerator.backward(loss_gen)
         self.opt_gen.step()
@@ -310,19 +338,19 @@ class CycleGANTrainer(GANTrainer):
     def saved_pool(self, state: dict, name: str) -> torch.Tensor:
         """This process's pool from state.pt (see gathered_pool), checked to fit: (n, 3, S, S) with
         n <= --pool-size, or empty (no pool, or none saved yet)."""
-        pools, size = state[name], self.args.image_size
+        pools, size = state[name], self.settings.image_size
         if isinstance(pools, torch.Tensor) and pools.dim() == 2 and pools.shape[1] == 0 and len(pools):
             return pools[self.rank % len(pools)]
         pools = checked_tensor(pools, name, (None, None, 3, size, size), torch.float32)
-        if len(pools) == 0 or pools.shape[1] > self.args.pool_size:
-            raise ValueError(f"{name} holds {pools.shape[1]} images for --pool-size {self.args.pool_size}")
+        if len(pools) == 0 or pools.shape[1] > self.settings.pool_size:
+            raise ValueError(f"{name} holds {pools.shape[1]} images for --pool-size {self.settings.pool_size}")
         return pools[self.rank % len(pools)]
 
     def export_model(self) -> CycleGAN:
         return self.ema.model
 
     def data_facts(self) -> dict:
-        return {"domain_a": self.args.name_a, "domain_b": self.args.name_b,
+        return {"domain_a": self.settings.name_a, "domain_b": self.settings.name_b,
                 "images_a": len(self.data_a), "images_b": len(self.data_b)}
 
 

@@ -156,6 +156,7 @@ def check_sizes(config: dict[str, Any]) -> None:
     """config.json's sizes and options are within what this app serves (SIZE_LIMITS, the options'
     values), so building the network cannot take unbounded memory or time."""
     # The networks' option values; imported on call for the reason exportable_classes gives.
+    from gan_demo.models.cyclegan import SKIP_OPTIONS
     from gan_demo.models.dcgan import NORMS
 
     for key, (smallest, largest) in SIZE_LIMITS.items():
@@ -167,9 +168,11 @@ def check_sizes(config: dict[str, Any]) -> None:
                                     f"({smallest} to {largest})")
     if config["image_size"] & (config["image_size"] - 1):
         raise ExportFormatError(f"image_size {config['image_size']} is not a power of two")
-    # CycleGAN's skip option.
-    if not isinstance(config.get("skips", False), bool):
-        raise ExportFormatError(f"skips must be true or false, not {shown_value(config['skips'])}")
+    # CycleGAN's skip option: one of SKIP_OPTIONS, or the boolean older exports carry.
+    skips = config.get("skips", "none")
+    if not (isinstance(skips, bool) or isinstance(skips, str) and skips in SKIP_OPTIONS):
+        raise ExportFormatError(f"skips must be one of {', '.join(SKIP_OPTIONS)} (or true or false), "
+                                f"not {shown_value(skips)}")
     if config.get("norm", "instance") not in NORMS:
         raise ExportFormatError(f"norm must be one of {', '.join(NORMS)}, not {shown_value(config['norm'])}")
     for key in ("domain_a", "domain_b"):
