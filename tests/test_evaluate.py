@@ -1,10 +1,43 @@
-"""train.evaluate on a user's own CycleGAN: the held-out split, the domain classifier, and the figures."""
+"""train.evaluate on a user's own CycleGAN: the held-out split, the domain classifier, and the figures;
+the round trip with the generators' direct input path cut; FID and KID through torch-fidelity.
+
+This machine cannot download torch-fidelity's Inception weights, so the FID / KID tests run on a
+stand-in: the same Inception-v3 architecture, randomly initialised and saved by the test. The figures
+are then meaningless as quality measures; what the tests check is the code path (weights file in,
+torch-fidelity's resize and features, FID, KID on sets smaller than its default subset) and that the
+distances tell different sets from equal ones."""
 
 import json
+from unittest import mock
 
-from gan_demo.models import CycleGAN
-from tests.conftest import make_images, run_cli
+import pytest
+import torch
+from torch import nn
+from torch_fidelity import feature_extractor_inceptionv3
+
+from gan_demo.models import CycleGAN, CycleGenerator, DCGenerator
+from tests.conftest import make_images, run_cli, run_main
 from train.data import list_images, split_holdout
+from train.evaluate import parse_and_run, without_input_path
+from train.fidelity import KID_SUBSET_SIZE, inception_distances, kid_subset_size
+
+
+@pytest.fixture(scope="module")
+def stand_in_inception_weights(tmp_path_factory):
+    """A weights file for torch-fidelity's Inception-v3, randomly initialised (He-normal convolutions,
+    so the features do not fade to zero through its 94 layers): the real weights are a download."""
+    inception = feature_extractor_inceptionv3
+    torch.manual_seed(0)
+    # Build the network without the download (the constructor loads weights from a URL or a path).
+    with mock.patch.object(inception, "load_state_dict_from_url", return_value=None), \
+            mock.patch.object(inception.FeatureExtractorInceptionV3, "load_state_dict"):
+        network = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    for module in network.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    path = tmp_path_factory.mktemp("inception") / "stand-in-inception.pth"
+    torch.save(network.state_dict(), path)
+    return path
 
 
 def test_holdout_split_is_stable_and_disjoint(tmp_path):
@@ -16,21 +49,31 @@ def test_holdout_split_is_stable_and_disjoint(tmp_path):
     assert len(set(held) & set(held_again)) >= 4
 
 
-def test_evaluate_a_cyclegan_on_its_held_out_images(tmp_path):
-    data_a = make_images(tmp_path / "red", count=16, seed=0, size=(16, 16), tint=(120, 0, 0))
-    data_b = make_images(tmp_path / "blue", count=16, seed=1, size=(16, 16), tint=(0, 0, 120))
+def test_evaluate_a_cyclegan_on_its_held_out_images(tmp_path, stand_in_inception_weights):
+    data_a = make_images(tmp_path / "red", count=8, seed=0, size=(16, 16), tint=(120, 0, 0))
+    data_b = make_images(tmp_path / "blue", count=8, seed=1, size=(16, 16), tint=(0, 0, 120))
     export = tmp_path / "export"
-    CycleGAN(domain_a="red", domain_b="blue", image_size=16, conv_dim=4, n_res_blocks=1).save_pretrained(export)
+    CycleGAN(domain_a="red", domain_b="blue", image_size=16, conv_dim=4, n_res_blocks=1,
+             skips="features+input").save_pretrained(export)
     result = run_cli("train.evaluate", "--cyclegan", str(export), "--data-a", str(data_a), "--data-b", str(data_b),
-                     "--holdout", "0.25", "--json", str(tmp_path / "figures.json"))
+                     "--holdout", "0.25", "--fid", "--kid", "--feature-weights", str(stand_in_inception_weights),
+                     "--json", str(tmp_path / "figures.json"))
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads((tmp_path / "figures.json").read_text())[str(export)]
-    assert (figures["images_a"], figures["images_b"], figures["held_out"]) == (4, 4, True)
+    assert (figures["images_a"], figures["images_b"], figures["held_out"]) == (2, 2, True)
     # Red and blue are trivially told apart; an untrained generator's output is neither and comes back blurred.
     assert figures["classifier_accuracy_on_real"] == 1.0
     for key in ("a_to_b_classified_b", "b_to_a_classified_a"):
         assert 0 <= figures[key] <= 1
     assert figures["l1_a_to_b_to_a"] > 0.05 and figures["l1_b_to_a_to_b"] > 0.05
+    # Its generators have a direct input path, so the round trips are measured again without it.
+    for direction in ("a_to_b_to_a", "b_to_a_to_b"):
+        assert figures[f"l1_{direction}_without_input_path"] != figures[f"l1_{direction}"]
+    # 2 translations against 2 real images of the target domain, in the classifier's features and in
+    # the (stand-in) Inception's: KID on subsets of 2, not torch-fidelity's default 1000.
+    for direction in ("a_to_b", "b_to_a"):
+        for key in (f"classifier_kid_{direction}", f"inception_fid_{direction}", f"inception_kid_{direction}"):
+            assert torch.isfinite(torch.tensor(figures[key])), key
 
 
 def test_evaluate_refuses_what_is_not_a_cyclegan(tmp_path):
@@ -39,3 +82,49 @@ def test_evaluate_refuses_what_is_not_a_cyclegan(tmp_path):
                      "--data-b", str(folder))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "not a loadable CycleGAN export" in result.stderr
+
+
+def test_cutting_the_input_path_leaves_only_the_paths_through_the_encoder():
+    """With the encoder's first convolution at zero nothing of the input passes the encoder, so the
+    output of the cut copy no longer depends on the input while the original, through its direct
+    input path, still does. The original keeps its weights; generators without the path have none to cut."""
+    torch.manual_seed(0)
+    generator = CycleGenerator(conv_dim=4, n_res_blocks=1, skips="features+input").eval()
+    weights_before = generator.decoder[2].weight.clone()
+    cut = without_input_path(generator)
+    for network in (generator, cut):
+        nn.init.zeros_(network.encoder[0][0].weight)
+    images = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        first, second = cut(images).unbind()
+        assert torch.equal(first, second)
+        first, second = generator(images).unbind()
+        assert (first - second).abs().max() > 1e-3
+    assert torch.equal(generator.decoder[2].weight, weights_before)
+    assert without_input_path(CycleGenerator(conv_dim=4, n_res_blocks=1, skips="features")) is None
+    assert without_input_path(CycleGenerator(conv_dim=4, n_res_blocks=1, skips="none")) is None
+
+
+def test_kid_subset_is_never_larger_than_either_set():
+    assert kid_subset_size(5000, 2000) == KID_SUBSET_SIZE
+    assert kid_subset_size(3, 2000) == 3 and kid_subset_size(2000, 7) == 7
+
+
+def test_fid_and_kid_on_stand_in_weights_with_fewer_images_than_the_default_subset(stand_in_inception_weights):
+    torch.manual_seed(0)
+    dark = torch.randint(0, 100, (3, 3, 16, 16), dtype=torch.uint8)
+    bright = torch.randint(150, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    figures = inception_distances(bright, dark, fid=True, kid=True, feature_weights=stand_in_inception_weights)
+    assert figures["fid"] > 0 and figures["kid"] > 0  # 2 and 3 images, far below the subset of 1000
+
+
+def test_feature_weights_that_are_not_plain_tensors_are_refused_in_one_line(tmp_path, capsys):
+    """torch-fidelity would unpickle the file as it is; the check loads it as plain tensors first."""
+    export, folder = tmp_path / "export", make_images(tmp_path / "images", count=4, seed=0, size=(16, 16))
+    DCGenerator(latent_dim=8, conv_dim=4, image_size=16).save_pretrained(export)
+    weights = tmp_path / "weights.pth"
+    torch.save({"network": nn.Linear(2, 2)}, weights)  # a pickled module, not a state dict
+    result = run_main(parse_and_run, "--dcgan", str(export), "--data", str(folder), "--kid", "--samples", "4",
+                      "--feature-weights", str(weights), capsys=capsys)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "--feature-weights" in result.stderr and "not a file of plain tensors" in result.stderr

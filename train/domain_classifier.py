@@ -1,6 +1,7 @@
 """A small CNN that tells two image domains apart (Russian Blue vs Grumpy, apple vs orange), trained
 on real images only. `train.evaluate` asks it whether a CycleGAN's translations land in the target
-domain: an independent judge, since it never saw a generated image and shares no weights with the
+domain, and measures in its features how far the translations lie from real images of that domain:
+an independent judge, since it never saw a generated image and shares no weights with the
 discriminators the generators were trained against.
 
 Shapes in comments are for 64x64 inputs.
@@ -67,6 +68,13 @@ def train_domain_classifier(data_a: torch.Tensor, data_b: torch.Tensor, steps: i
         loss.backward()
         optimizer.step()
     return classifier.eval()
+
+
+@torch.inference_mode()
+def classifier_features(classifier: DomainClassifier, images: torch.Tensor) -> torch.Tensor:
+    """Float images (N, 3, S, S) in [-1, 1] -> (N, 4w): the pooled features its logit reads, where
+    `train.evaluate` measures how far translations lie from real images (KID)."""
+    return torch.cat([classifier.features(batch) for batch in images.split(64)])
 
 
 @torch.inference_mode()

@@ -3,33 +3,62 @@
     python -m train.evaluate --data-root ../shared/data [--checkpoints checkpoints] [--json FILE]  # the bundled models
     python -m train.evaluate --cyclegan EXPORT_DIR --data-a DIR --data-b DIR [--holdout 0.1]       # your own CycleGAN
     python -m train.evaluate --dcgan EXPORT_DIR --data DIR [--holdout 0.1]                         # your own DCGAN
+    ... [--fid] [--kid] [--feature-weights PATH]                         # and Inception FID / KID (train/fidelity.py)
 
 - CycleGAN, on the images held out of training (`--holdout`, the share the run was trained with):
   the share of translations that a small classifier, trained on the real training images of both
   domains only, puts in the target domain (both ways), the same classifier's accuracy on the held-out
-  real images (how far to trust it), and the mean L1 of the round trips a -> b -> a and b -> a -> b in
-  [-1, 1] (the training loss's scale).
+  real images (how far to trust it), KID between the translations and the held-out real images of
+  the target domain in that classifier's features (both ways), and the mean L1 of the round trips
+  a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For generators whose input
+  reaches their last convolution directly (`skips` "features+input"), the round trips again with
+  that path cut, since the plain figure then measures a copy of the input as much as a translation.
 - DCGAN memorisation check: the mean distance of 64 samples (seeds 0-63) to their nearest training
   image, next to the training images' own nearest-neighbour distance (leave-one-out), and the
   samples' distance to each other (small means collapse). Distances are root-mean-square per pixel
   in [0, 1]. Samples much closer to the data than the data is to itself would mean copying.
+- `--fid` / `--kid`: Inception FID / KID of the CycleGAN's translations against the held-out real
+  images of the target domain, or of `--samples` DCGAN samples against its training or held-out
+  images (`--reference`).
 """
-
 import argparse
+import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from gan_demo.imaging import signed_to_uint8
 from gan_demo.latents import z_batch
-from gan_demo.models import CycleGAN, DCGenerator
+from gan_demo.models import CycleGAN, CycleGenerator, DCGenerator
 from train.augment import basic
 from train.bundle import RUNS
 from train.data import load_image_folder
-from train.domain_classifier import share_classified_as_b, train_domain_classifier
+from train.domain_classifier import classifier_features, share_classified_as_b, train_domain_classifier
 from train.errors import UserError, main
+from train.fidelity import inception_distances, kernel_distance
 
 SAMPLE_SEEDS = list(range(64))
+
+
+@dataclass(frozen=True)
+class InceptionOptions:
+    """Which Inception distances to add (`--fid`, `--kid`) and from which weights file (None: download)."""
+
+    fid: bool = False
+    kid: bool = False
+    feature_weights: Path | None = None
+
+    def wanted(self) -> bool:
+        return self.fid or self.kid
+
+    def distances(self, generated: torch.Tensor, real: torch.Tensor, prefix: str) -> dict[str, float]:
+        """uint8 images -> {"inception_fid_<prefix>": ..., "inception_kid_<prefix>": ...} as asked."""
+        if not self.wanted():
+            return {}
+        figures = inception_distances(generated, real, self.fid, self.kid, self.feature_weights)
+        return {f"inception_{name}_{prefix}": value for name, value in figures.items()}
 
 
 def flag_value(arguments: list[str], flag: str) -> str:
@@ -60,12 +89,41 @@ def memorisation(generator: DCGenerator, training_images: torch.Tensor) -> dict:
             "sample_to_nearest_other_sample": sample_spread.mean().item()}
 
 
+def dcgan_distances(generator: DCGenerator, real: torch.Tensor, samples: int, inception: InceptionOptions) -> dict:
+    """Inception FID / KID of `samples` samples (seeds 0, 1, ...) against uint8 real images."""
+    with torch.inference_mode():
+        generated = torch.cat([signed_to_uint8(generator(z_batch(seeds.tolist(), generator.latent_dim)))
+                               for seeds in torch.arange(samples).split(64)])
+    return {"samples": samples, "reference_images": len(real), **inception.distances(generated, real, "samples")}
+
+
 @torch.inference_mode()
 def translate_all(generator: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     return torch.cat([generator(batch) for batch in images.split(64)])
 
 
-def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float) -> dict:
+def without_input_path(generator: CycleGenerator) -> CycleGenerator | None:
+    """A copy of `generator` whose input no longer reaches the output directly: the weights of its
+    last convolution on the input's 3 channels at zero. None for a generator without such a path."""
+    if generator.skips != "features+input":
+        return None
+    cut = copy.deepcopy(generator)
+    to_rgb = cut.decoder[2]
+    with torch.no_grad():
+        to_rgb.weight[:, -3:] = 0  # (3, 2c + 3, 3, 3): the input's channels come last (CycleGenerator.forward)
+    return cut
+
+
+def round_trips(gen_a2b: torch.nn.Module, gen_b2a: torch.nn.Module, test_a: torch.Tensor,
+                test_b: torch.Tensor) -> tuple[float, float]:
+    """Mean L1 of a -> b -> a and b -> a -> b in [-1, 1]."""
+    rec_a = translate_all(gen_b2a, translate_all(gen_a2b, test_a))
+    rec_b = translate_all(gen_a2b, translate_all(gen_b2a, test_b))
+    return (rec_a - test_a).abs().mean().item(), (rec_b - test_b).abs().mean().item()
+
+
+def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float,
+                     inception: InceptionOptions = InceptionOptions()) -> dict:
     """The CycleGAN figures of the module docstring, on the held-out images (all images if holdout is 0)."""
     size = model.image_size
     part = "holdout" if holdout > 0 else "train"
@@ -75,14 +133,22 @@ def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float
                       for folder, flag in ((data_a, "--data-a"), (data_b, "--data-b")))
     classifier = train_domain_classifier(train_a, train_b)
     fake_b, fake_a = translate_all(model.gen_a2b, test_a), translate_all(model.gen_b2a, test_b)
-    rec_a, rec_b = translate_all(model.gen_b2a, fake_b), translate_all(model.gen_a2b, fake_a)
-    return {"images_a": len(test_a), "images_b": len(test_b), "held_out": holdout > 0,
-            "classifier_accuracy_on_real": 0.5 * (1 - share_classified_as_b(classifier, test_a)
-                                                  + share_classified_as_b(classifier, test_b)),
-            "a_to_b_classified_b": share_classified_as_b(classifier, fake_b),
-            "b_to_a_classified_a": 1 - share_classified_as_b(classifier, fake_a),
-            "l1_a_to_b_to_a": (rec_a - test_a).abs().mean().item(),
-            "l1_b_to_a_to_b": (rec_b - test_b).abs().mean().item()}
+    figures = {"images_a": len(test_a), "images_b": len(test_b), "held_out": holdout > 0,
+               "classifier_accuracy_on_real": 0.5 * (1 - share_classified_as_b(classifier, test_a)
+                                                     + share_classified_as_b(classifier, test_b)),
+               "a_to_b_classified_b": share_classified_as_b(classifier, fake_b),
+               "b_to_a_classified_a": 1 - share_classified_as_b(classifier, fake_a),
+               "classifier_kid_a_to_b": kernel_distance(classifier_features(classifier, fake_b),
+                                                        classifier_features(classifier, test_b)),
+               "classifier_kid_b_to_a": kernel_distance(classifier_features(classifier, fake_a),
+                                                        classifier_features(classifier, test_a))}
+    figures["l1_a_to_b_to_a"], figures["l1_b_to_a_to_b"] = round_trips(model.gen_a2b, model.gen_b2a, test_a, test_b)
+    cut_a2b, cut_b2a = without_input_path(model.gen_a2b), without_input_path(model.gen_b2a)
+    if cut_a2b is not None:
+        figures["l1_a_to_b_to_a_without_input_path"], figures["l1_b_to_a_to_b_without_input_path"] = round_trips(
+            cut_a2b, cut_b2a, test_a, test_b)
+    return {**figures, **inception.distances(signed_to_uint8(fake_b), signed_to_uint8(test_b), "a_to_b"),
+            **inception.distances(signed_to_uint8(fake_a), signed_to_uint8(test_a), "b_to_a")}
 
 
 def report(name: str, figures: dict) -> None:
@@ -91,7 +157,20 @@ def report(name: str, figures: dict) -> None:
     print(f"{name}: {shown}", flush=True)
 
 
-def evaluate_bundled(data_root: Path, checkpoints: Path) -> dict:
+def dcgan_quality(generator: DCGenerator, data: Path, holdout: float, inception: InceptionOptions,
+                  samples: int, reference: str) -> dict:
+    """The memorisation check against the training images, and the Inception distances as asked."""
+    training = load_image_folder(data, generator.image_size, holdout=holdout)
+    figures = memorisation(generator, training)
+    if inception.wanted():
+        real = training if reference == "training" else load_image_folder(data, generator.image_size,
+                                                                          holdout=holdout, part="holdout")
+        figures |= dcgan_distances(generator, real, samples, inception)
+    return figures
+
+
+def evaluate_bundled(data_root: Path, checkpoints: Path, inception: InceptionOptions, samples: int,
+                     reference: str) -> dict:
     """Every bundled model of train.bundle's RUNS found in `checkpoints`, on the data it was trained from."""
     results = {}
     for name, arguments in RUNS.items():
@@ -101,13 +180,13 @@ def evaluate_bundled(data_root: Path, checkpoints: Path) -> dict:
             continue
         holdout = float(flag_value(arguments, "--holdout")) if "--holdout" in arguments else 0.0
         if "train.dcgan" in arguments:
-            data = flag_value(arguments, "--data").format(root=data_root)
-            generator = load_export(DCGenerator, folder)
-            results[name] = memorisation(generator, load_image_folder(data, generator.image_size, holdout=holdout))
+            data = Path(flag_value(arguments, "--data").format(root=data_root))
+            results[name] = dcgan_quality(load_export(DCGenerator, folder), data, holdout, inception, samples,
+                                          reference)
         else:
             data_a, data_b = (Path(flag_value(arguments, flag).format(root=data_root))
                               for flag in ("--data-a", "--data-b"))
-            results[name] = cyclegan_quality(load_export(CycleGAN, folder), data_a, data_b, holdout)
+            results[name] = cyclegan_quality(load_export(CycleGAN, folder), data_a, data_b, holdout, inception)
         report(name, results[name])
     return results
 
@@ -125,27 +204,41 @@ def parse_and_run(argv: list[str]) -> None:
     parser.add_argument("--holdout", type=float, default=0.0,
                         help="the --holdout the model was trained with: its held-out images are the test set "
                              "(0: test on the training images, which flatters the model)")
+    parser.add_argument("--fid", action="store_true", help="also Inception FID (through torch-fidelity)")
+    parser.add_argument("--kid", action="store_true", help="also Inception KID (through torch-fidelity)")
+    parser.add_argument("--feature-weights", type=Path,
+                        help="a local copy of torch-fidelity's Inception weights (weights-inception-2015-12-05-"
+                             "6726825d.pth) for --fid / --kid; without it torch-fidelity downloads them")
+    parser.add_argument("--samples", type=int, default=256, help="DCGAN samples for --fid / --kid (seeds 0, 1, ...)")
+    parser.add_argument("--reference", choices=("training", "held-out"), default="training",
+                        help="the DCGAN's real images for --fid / --kid (held-out: those kept out by --holdout)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if not 0 <= args.holdout < 1:
         raise UserError(f"--holdout must be at least 0 and below 1, got {args.holdout}")
+    if args.samples < 2:
+        raise UserError(f"--samples must be at least 2, got {args.samples}")
+    inception = InceptionOptions(args.fid, args.kid, args.feature_weights)
+    if args.feature_weights and not inception.wanted():
+        raise UserError("--feature-weights is for --fid or --kid; add one of them")
     if args.cyclegan:
         if not (args.data_a and args.data_b):
             raise UserError("--cyclegan needs --data-a and --data-b")
         results = {str(args.cyclegan): cyclegan_quality(load_export(CycleGAN, args.cyclegan), args.data_a,
-                                                        args.data_b, args.holdout)}
+                                                        args.data_b, args.holdout, inception)}
         report(str(args.cyclegan), results[str(args.cyclegan)])
     elif args.dcgan:
         if not args.data:
             raise UserError("--dcgan needs --data")
-        generator = load_export(DCGenerator, args.dcgan)
-        results = {str(args.dcgan): memorisation(generator, load_image_folder(args.data, generator.image_size,
-                                                                               holdout=args.holdout))}
+        if args.reference == "held-out" and inception.wanted() and args.holdout == 0:
+            raise UserError("--reference held-out needs the --holdout the model was trained with")
+        results = {str(args.dcgan): dcgan_quality(load_export(DCGenerator, args.dcgan), args.data, args.holdout,
+                                                  inception, args.samples, args.reference)}
         report(str(args.dcgan), results[str(args.dcgan)])
     elif args.data_root:
         if not args.data_root.is_dir():
             raise UserError(f"--data-root {args.data_root}: no such folder")
-        results = evaluate_bundled(args.data_root, args.checkpoints)
+        results = evaluate_bundled(args.data_root, args.checkpoints, inception, args.samples, args.reference)
     else:
         raise UserError("say what to evaluate: --data-root (the bundled models), --cyclegan or --dcgan")
     if args.json:
