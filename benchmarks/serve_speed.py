@@ -9,9 +9,13 @@ says which):
   Gradio, HTTP and PNG encoding with no model), each started the same way; cold start is the time
   from the command to the first answered /sample; then /sample (16 cats) and /translate (64 px upload)
   round trips through gradio_client, alternating between the app and the floor;
-- projection (/project's work, in this process): seconds per photo and the mean L1 between the
-  square and its reconstruction, on the held-out 10 % of `--project-photos DIR` (train/data.py's
-  split) or, without it, on the 64 px synthetic photo;
+- projection (/project's work, in this process): wall and CPU seconds per photo, the mean L1 between
+  the square and its reconstruction (the tuned copy's) and its pivot (the model's own image), and
+  how much direction 1 at +2 changes the reconstruction against how much it changes 16 sampled
+  cats; on the held-out 10 % of `--project-photos DIR` (train/data.py's split) or, without it, on
+  the 64 px synthetic photo; `--project-photo FILE` adds single photos, reported one by one, and
+  `--project-looks DIR` writes each one's square | pivot | reconstruction | direction 1 at +2 there
+  to look at;
 - load: concurrent gradio_client users, each making 20 /sample and 5 /translate calls; errors,
   latency and the peak resident memory of the server's process tree.
 
@@ -37,13 +41,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import psutil
+import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
 from benchmarks import report
 from benchmarks.gradio_server import gradio_server
 from gan_demo import catalog, inference, projection, runtime
+from gan_demo.imaging import make_grid, pil_to_signed
 from gan_demo.models import CycleGAN, DCGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,12 +116,52 @@ def inference_latency(checkpoints: Path, images: dict[str, Path], repeats: int) 
     return {name: report.summary(report.timed_ms(call, repeats)) for name, call in calls.items()}
 
 
-def projection_speed(checkpoints: Path, photos: list[Path], repeats: int) -> dict:
-    """Project each photo (`repeats` times when there is one) with the default DCGAN: seconds and L1."""
+EDIT = [2.0]  # direction 1 at +2 standard deviations: the edit whose effect on a projected photo is compared
+
+
+def projected(generator: DCGenerator, photo: Path, looks: Path | None) -> dict:
+    """One photo through /project's work: seconds (wall and CPU), distances and the edit's effect."""
+    cpu_started = time.process_time()
+    result = projection.project(generator, photo)
+    cpu_seconds = time.process_time() - cpu_started
+    reconstruction = inference.draw(result.generator, result.latent)
+    edited = inference.draw(result.generator, result.latent, 1.0, EDIT)
+    if looks is not None:
+        strip = [pil_to_signed(result.square)[0], inference.draw(generator, result.latent)[0], reconstruction[0],
+                 edited[0]]
+        make_grid(torch.stack(strip), columns=4).save(looks / f"{photo.stem}.png")
+    return {"seconds": result.seconds, "cpu_seconds": cpu_seconds, "l1": result.distance,
+            "pivot_l1": result.pivot_distance, "edit_change": (edited - reconstruction).abs().mean().item(),
+            "cannot_draw": result.verdict.startswith("This model cannot")}
+
+
+def projection_speed(checkpoints: Path, photos: list[Path], repeats: int, extra: list[Path],
+                     looks: Path | None) -> dict:
+    """Project each photo (`repeats` times when there is one) with the default DCGAN, and each `extra`
+    photo once: seconds, distances and the edit's effect relative to sampled cats'."""
     generator = inference.load_generator(checkpoints / catalog.DEFAULT_DCGAN)
-    results = [projection.project(generator, photo) for photo in photos * (repeats if len(photos) == 1 else 1)]
-    return {"photos": len(photos), "seconds": report.summary([result.seconds for result in results]),
-            "l1_mean": round(sum(result.distance for result in results) / len(results), 4)}
+    sampled = inference.draw(generator, range(16))
+    sample_change = (inference.draw(generator, range(16), 1.0, EDIT) - sampled).abs().mean().item()
+    if looks is not None:
+        looks.mkdir(parents=True, exist_ok=True)
+    results = [projected(generator, photo, looks) for photo in photos * (repeats if len(photos) == 1 else 1)]
+
+    def mean(key: str, rows: list[dict]) -> float:
+        return round(sum(row[key] for row in rows) / len(rows), 4)
+
+    return {"photos": len(photos), "seconds": report.summary([result["seconds"] for result in results]),
+            "cpu_seconds": report.summary([result["cpu_seconds"] for result in results]),
+            "l1_mean": mean("l1", results), "l1_median": round(float(np.median([row["l1"] for row in results])), 4),
+            "pivot_l1_mean": mean("pivot_l1", results),
+            "edit_change_vs_samples": round(mean("edit_change", results) / sample_change, 3),
+            "cannot_draw": sum(result["cannot_draw"] for result in results),
+            "extra": {photo.name: rounded(projected(generator, photo, looks), sample_change) for photo in extra}}
+
+
+def rounded(row: dict, sample_change: float) -> dict:
+    """One photo's figures to 4 decimals, with its edit's effect relative to sampled cats'."""
+    row = {**row, "edit_change_vs_samples": row["edit_change"] / sample_change}
+    return {key: round(value, 4) if isinstance(value, float) else value for key, value in row.items()}
 
 
 def held_out_photos(folder: Path) -> list[Path]:
@@ -271,6 +318,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few calls only (CI): checks it runs, not the numbers")
     parser.add_argument("--project-photos", type=Path, help="project the held-out 10%% of this image folder")
+    parser.add_argument("--project-photo", type=Path, action="append", default=[],
+                        help="also project this photo, reported on its own (repeatable)")
+    parser.add_argument("--project-only", action="store_true", help="measure the projection only")
+    parser.add_argument("--project-looks", type=Path,
+                        help="write square | pivot | reconstruction | edited strips here, to look at")
     parser.add_argument("--json", type=Path, help="where to write the results (default: benchmarks/results/)")
     parser.add_argument("--space-cold-start", action="store_true",
                         help="only the cold start of a deployed Space (stand-in Hub), see above")
@@ -288,9 +340,14 @@ def main(argv: list[str] | None = None) -> dict:
         runtime.configure(threads=runtime.serving_threads())  # the app's thread settings
         result["precision"] = runtime.set_drawing_precision("auto")  # and its default precision
         result["conditions_at_start"] = report.conditions()
-        result["inference_ms"] = inference_latency(checkpoints, images, plan["latency_repeats"])
         photos = held_out_photos(args.project_photos) if args.project_photos else [images["64"]]
-        result["project"] = projection_speed(checkpoints, photos, plan["round_trips"])
+        result["project"] = projection_speed(checkpoints, photos, plan["round_trips"], args.project_photo,
+                                             args.project_looks)
+        if args.project_only:
+            print_projection(result)
+            report.write_json(result, args.json, "serve_speed")
+            return result
+        result["inference_ms"] = inference_latency(checkpoints, images, plan["latency_repeats"])
         grid = inference.sample_grid(inference.load_generator(checkpoints / catalog.DEFAULT_DCGAN), range(SAMPLE_COUNT),
                                      seed_captions=True)  # the image the app sends
         grid.save(work / "grid.png")
@@ -331,10 +388,7 @@ def print_tables(result: dict) -> None:
              f"load average {start['load_average_1min']} at start")
     rows = [(name, f"{entry['median']:.1f}", f"{entry['p90']:.1f}") for name, entry in result["inference_ms"].items()]
     report.print_table(f"Inference latency in {result['precision']}, ms ({where})", ["call", "median", "p90"], rows)
-    project = result["project"]
-    report.print_table(f"/project: {project['photos']} photo(s), default DCGAN", ["median s", "p90 s", "mean L1"],
-                       [(f"{project['seconds']['median']:.2f}", f"{project['seconds']['p90']:.2f}",
-                         project["l1_mean"])])
+    print_projection(result)
     trips = result["round_trip_ms"]
     rows = [(endpoint, f"{trips['app ' + endpoint]['median']:.1f}", f"{trips['floor ' + endpoint]['median']:.1f}",
              f"{trips['app ' + endpoint]['median'] / trips['floor ' + endpoint]['median']:.2f}x")
@@ -350,6 +404,23 @@ def print_tables(result: dict) -> None:
                        [(load["users"], load["calls"], load["errors"], f"{latency['median']:.0f}",
                          f"{latency['p99']:.0f}", load["calls_per_second"],
                          f"{load['server_memory_mb']['idle']} -> {load['server_memory_mb']['peak']}")])
+
+
+def print_projection(result: dict) -> None:
+    start = result["conditions_at_start"]
+    print(f"/project in {result['precision']} on {start['cpu']}, {start['torch_threads']} torch thread(s), "
+          f"load average {start['load_average_1min']} at start")
+    project = result["project"]
+    report.print_table(f"/project: {project['photos']} photo(s), default DCGAN",
+                       ["median s", "p90 s", "median CPU s", "mean L1", "median L1", "pivot L1",
+                        "edit vs samples", "cannot draw"],
+                       [(f"{project['seconds']['median']:.2f}", f"{project['seconds']['p90']:.2f}",
+                         f"{project['cpu_seconds']['median']:.2f}", project["l1_mean"], project["l1_median"],
+                         project["pivot_l1_mean"], project["edit_change_vs_samples"], project["cannot_draw"])])
+    for name, row in project["extra"].items():
+        report.print_table(f"/project: {name}", ["s", "CPU s", "L1", "pivot L1", "edit vs samples", "cannot draw"],
+                           [(f"{row['seconds']:.2f}", f"{row['cpu_seconds']:.2f}", row["l1"], row["pivot_l1"],
+                             row["edit_change_vs_samples"], row["cannot_draw"])])
 
 
 if __name__ == "__main__":

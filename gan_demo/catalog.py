@@ -82,7 +82,7 @@ class CatalogEntry:
 
 
 ENTRIES: tuple[CatalogEntry, ...] = (
-    CatalogEntry("dcgan-grumpy-basic", "dcgan", "basic augmentation"),
+    CatalogEntry("dcgan-grumpy-basic", "dcgan", "basic augmentation (collapsed)"),
     CatalogEntry("dcgan-grumpy-deluxe", "dcgan", "deluxe augmentation"),
     CatalogEntry("dcgan-grumpy-diffaug", "dcgan", "DiffAugment"),
     CatalogEntry("dcgan-grumpy-deluxe-diffaug", "dcgan", "deluxe + DiffAugment"),

@@ -66,23 +66,23 @@ def load_cyclegan(folder: "str | Path") -> CycleGAN:
     return load_folder(CycleGAN, str(folder))
 
 
-Subject = Sequence[int] | torch.Tensor  # seeds, or latents (latent_dim,) or (B, latent_dim)
+SeedsOrLatents = Sequence[int] | torch.Tensor  # seeds, or latents (latent_dim,) or (B, latent_dim)
 
 
-def latents(generator: DCGenerator, subject: Subject) -> torch.Tensor:
-    """(B, latent_dim): one z per seed, or the given latents."""
-    if isinstance(subject, torch.Tensor):
-        return subject.reshape(-1, generator.latent_dim).float()
-    return z_batch(list(subject), generator.latent_dim)
+def latents(generator: DCGenerator, seeds: SeedsOrLatents) -> torch.Tensor:
+    """(B, latent_dim): one z per seed, or the latents given as a tensor."""
+    if isinstance(seeds, torch.Tensor):
+        return seeds.reshape(-1, generator.latent_dim).float()
+    return z_batch(list(seeds), generator.latent_dim)
 
 
 @torch.inference_mode()
-def draw(generator: DCGenerator, subject: Subject, truncation: float = 1.0,
+def draw(generator: DCGenerator, seeds: SeedsOrLatents, truncation: float = 1.0,
          direction_weights: Sequence[float] = ()) -> torch.Tensor:
-    """The images (B, 3, S, S) in [-1, 1] of `subject`, with the first block's output pulled towards
-    the model's average by `truncation` (1: unchanged, 0: the average cat) and moved
-    `direction_weights[i]` standard deviations along its i-th principal axis."""
-    z = latents(generator, subject).to(next(generator.parameters()).device)
+    """The images (B, 3, S, S) in [-1, 1] of `seeds` (or of latents given as a tensor), with the
+    first block's output pulled towards the model's average by `truncation` (1: unchanged, 0: the
+    average cat) and moved `direction_weights[i]` standard deviations along its i-th principal axis."""
+    z = latents(generator, seeds).to(next(generator.parameters()).device)
     features = runtime.draw(generator.first_features, z)  # (B, 8c, 4, 4)
     if truncation != 1 or any(direction_weights):
         space = feature_space(generator)
@@ -90,10 +90,10 @@ def draw(generator: DCGenerator, subject: Subject, truncation: float = 1.0,
     return runtime.draw(generator.from_first_features, features)
 
 
-def sample(generator: DCGenerator, subject: Subject, truncation: float = 1.0,
+def sample(generator: DCGenerator, seeds: SeedsOrLatents, truncation: float = 1.0,
            direction_weights: Sequence[float] = ()) -> list[Image.Image]:
     """One image per seed or latent (see `draw`); the same arguments always give the same images."""
-    return [signed_to_pil(image) for image in draw(generator, subject, truncation, direction_weights)]
+    return [signed_to_pil(image) for image in draw(generator, seeds, truncation, direction_weights)]
 
 
 @torch.inference_mode()

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from gan_demo import inference
 from gan_demo.imaging import ImageError, open_rgb, pil_to_signed, signed_to_pil
 from gan_demo.models import DCGenerator
 
@@ -68,10 +67,11 @@ class Projection:
         answer comes from the pivot: how close the model's own nearest image is."""
         if self.pivot_distance > FAR_PIVOT_DISTANCE:
             return (f"This model cannot draw this photo: the nearest image it draws is {self.pivot_distance:.2f} "
-                    f"away (above {FAR_PIVOT_DISTANCE}), so the reconstruction comes from tuning alone and the "
-                    "sliders will not edit it the way they edit the model's own cats.")
-        return (f"The model draws an image {self.pivot_distance:.2f} from this photo; tuned to it, "
-                f"{self.distance:.3f}.")
+                    f"from it (mean L1 on the [-1, 1] scale; above {FAR_PIVOT_DISTANCE}), so the reconstruction "
+                    f"({self.distance:.3f}) comes from tuning alone and the sliders will not edit it the way they "
+                    "edit the model's own cats.")
+        return (f"The model draws an image {self.pivot_distance:.2f} from this photo (mean L1 on the [-1, 1] "
+                f"scale); the reconstruction is {self.distance:.3f} from it.")
 
 
 def centre_box(width: int, height: int) -> Box:
@@ -210,16 +210,3 @@ def parse_latent(text: str | None, latent_dim: int) -> torch.Tensor | None:
 def latent_text(latent: torch.Tensor) -> str:
     """(latent_dim,) -> the JSON list `parse_latent` reads back, 5 significant digits per number."""
     return json.dumps([float(f"{value:.5g}") for value in latent.tolist()])
-
-
-# -- editing a projected cat: what the Sample tab's sliders, truncation and GIF do to seeds ------
-
-
-def edited(generator: DCGenerator, latent: torch.Tensor, truncation: float = 1.0,
-           direction_weights: "list[float] | tuple[float, ...]" = ()) -> Image.Image:
-    return inference.sample(generator, latent, truncation, direction_weights)[0]
-
-
-def interpolation_gif_from(generator: DCGenerator, latent: torch.Tensor, seed_end: int, frames: int = 16,
-                           truncation: float = 1.0) -> bytes:
-    return inference.interpolation_gif(generator, latent, seed_end, frames, truncation)

@@ -3,6 +3,7 @@ photo is a generator's own sample for a known latent, pasted into a larger noisy
 pivot has something it can find and the crop box decides whether it finds it; the tuning then
 brings even a square of noise closer, in a copy of the generator that leaves the original alone."""
 
+import gc
 import json
 import math
 
@@ -18,6 +19,7 @@ from gan_demo.imaging import ImageError, signed_to_pil
 from gan_demo.models import DCGenerator
 from gan_demo.projection import centre_box, crop_square, project
 from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints, serve_app
+from ui.sample_tab import TunedCopies
 
 SIZE = 16
 STARTUP_TIMEOUT = 600  # importing gradio and torch takes minutes on a 2-core machine busy with training runs
@@ -71,7 +73,7 @@ def test_the_pivot_finds_the_sample_in_its_box_with_a_latent_on_the_typical_shel
     assert np.abs(reconstructed - regenerated).max() < 0.01  # the reconstruction is G(latent)
     assert calls == [(step, 60) for step in range(1, 61)]
     # The note says the model draws the boxed sample, and cannot draw a black and white checkerboard.
-    assert found.verdict.startswith("The model draws an image 0.0")
+    assert found.verdict.startswith("The model draws an image 0.0") and "the reconstruction is 0.0" in found.verdict
     board = Image.fromarray(((np.indices((64, 64)).sum(0) // 8) % 2 * 255).astype(np.uint8)).convert("RGB")
     far = project(generator, board, pivot_steps=10, tuning_steps=0)
     assert far.verdict.startswith("This model cannot draw this photo: the nearest image it draws is 0.")
@@ -130,10 +132,15 @@ def test_projection_runs_under_inference_mode_and_leaves_the_generator_untouched
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory) -> Client:
+def url(tmp_path_factory) -> str:
     checkpoints = make_tiny_checkpoints(tmp_path_factory.mktemp("checkpoints"))
     with serve_app(checkpoints, startup_timeout=STARTUP_TIMEOUT) as url:
-        yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(url, tmp_path_factory) -> Client:
+    return Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
 def pixels(path: str) -> np.ndarray:
@@ -141,7 +148,7 @@ def pixels(path: str) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.int16)
 
 
-def test_a_projected_photo_becomes_the_subject_of_sample_and_interpolate(client, tmp_path):
+def test_a_projected_photo_becomes_the_subject_of_sample_and_interpolate(client, url, tmp_path):
     photo = tmp_path / "cat.png"
     Image.fromarray(np.random.default_rng(3).integers(0, 256, (60, 90, 3), dtype=np.uint8)).save(photo)
     square, reconstruction, latent_json, note = client.predict(handle_file(str(photo)), "dcgan-grumpy-basic",
@@ -149,11 +156,17 @@ def test_a_projected_photo_becomes_the_subject_of_sample_and_interpolate(client,
     latent = json.loads(latent_json)
     assert pixels(square).shape == pixels(reconstruction).shape == (TINY_IMAGE_SIZE, TINY_IMAGE_SIZE, 3)
     assert len(latent) == 16 and math.isclose(math.hypot(*latent), 4.0, rel_tol=1e-3)
-    assert note.startswith("Mean distance ") and "Model `dcgan-grumpy-basic`" in note
+    assert "the reconstruction" in note and "Model `dcgan-grumpy-basic`" in note
 
+    # This session's /sample draws the latent through the copy tuned to the photo.
     edited, edited_note = client.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, latent_json, api_name="/sample")
-    assert edited_note.startswith("Your latent")
+    assert edited_note.startswith("Your latent, drawn by your photo's copy of the model")
     assert np.abs(pixels(edited) - pixels(reconstruction)).max() <= 2  # the latent's JSON keeps 5 digits
+    # Another visitor with the same latent gets the model itself: the tuned copy stays in its session.
+    stranger = Client(url, verbose=False, download_files=str(tmp_path / "stranger"))
+    plain, plain_note = stranger.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, latent_json, api_name="/sample")
+    assert plain_note.startswith("Your latent, drawn by the model itself")
+    assert np.abs(pixels(plain) - pixels(reconstruction)).mean() > 2
     moved, _ = client.predict("dcgan-grumpy-basic", 0, 1.0, 4, 3, *(0,) * 5, latent_json, api_name="/sample")
     assert np.abs(pixels(moved) - pixels(reconstruction)).mean() > 2
     seeds, seeds_note = client.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, "", api_name="/sample")
@@ -172,3 +185,15 @@ def test_a_latent_that_does_not_fit_is_refused_in_one_line(client):
         client.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, "[1, 2]", api_name="/sample")
     with pytest.raises(AppError, match="the latent is not a JSON list of numbers"):
         client.predict("dcgan-grumpy-basic", 0, 5, 8, 1.0, "{cat}", api_name="/interpolate")
+
+
+def test_tuned_copies_are_capped_and_stop_counting_once_their_session_drops_them(generator, photo):
+    copies = TunedCopies(limit=1)
+    assert copies.claim() and not copies.claim()  # a projection under way holds the only place
+    tuned = project(generator, *photo, pivot_steps=2, tuning_steps=2).generator
+    copies.keep(tuned)
+    copies.release(True)
+    assert not copies.claim()  # the kept copy holds it now
+    del tuned  # what gradio does with the session's state when the page closes or its time runs out
+    gc.collect()
+    assert copies.claim()

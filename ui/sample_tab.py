@@ -1,8 +1,11 @@
 """The "Sample cats" tab: a DCGAN variant, seed, truncation and latent-direction sliders give a grid of cats
 that follows the sliders while they move; Compare variants runs the same latents through every DCGAN;
 Make GIF interpolates between two seeds; "Your cat" projects a photo into the latent space, after which
-the same controls edit it. Public endpoints: /sample, /interpolate, /project."""
+the same controls edit it, through a copy of the model tuned to the photo that lives in that visitor's
+session only. Public endpoints: /sample, /interpolate, /project."""
 
+import threading
+import weakref
 from dataclasses import dataclass
 
 import gradio as gr
@@ -10,6 +13,7 @@ from PIL import Image
 
 from gan_demo import catalog, inference, projection
 from gan_demo.imaging import ImageError
+from gan_demo.models import DCGenerator
 from ui.components import CheckedImage, CheckedNumber, CheckedSlider, CheckedText, on_page, refusal
 from ui.state import AppState
 
@@ -17,6 +21,8 @@ DIRECTION_SLIDERS = 6
 MAX_SAMPLES = 16
 MAX_SEED = 2**31 - 1
 MAX_LATENT_CHARACTERS = 32_000  # 1024 numbers (the largest latent a model may have) at 5 significant digits
+MAX_TUNED_COPIES = 64  # copies tuned to visitors' photos alive at once; each holds the later layers (1.5 MB at 64 px)
+TUNED_COPY_SECONDS = 3600  # a session's tuned copy is dropped this long after its projection
 SAMPLE_EXPLANATION = (
     "A DCGAN turns a *latent vector* z (100 numbers drawn from a seed) into a 64 px cat; the same seed always "
     "gives the same cat, and each cat's seed is written under it. The four variants were trained on the same "
@@ -24,11 +30,12 @@ SAMPLE_EXPLANATION = (
     "(the photos as they are; it collapsed: every seed gives nearly the same face), *deluxe* "
     "(random crops, flips and a mild colour jitter of the real photos), *DiffAugment* (random colour, shift "
     "and cut-out applied to real *and* generated images, so the discriminator cannot simply memorise the few "
-    "real photos). Truncation pulls z towards the average cat.")
+    "real photos). Truncation pulls each cat towards the model's average cat (at 0 every seed gives it).")
 DIRECTIONS_EXPLANATION = (
-    "A latent direction is a direction in z along which the pictures change the most (the principal directions "
-    "of the generator's first block, GANSpace), strongest first; each slider moves every cat that many standard "
-    "deviations along one of them. The grid follows while you drag (arrow keys work too).")
+    "A latent direction is one along which the generator's first-block features vary most over its samples "
+    "(their principal axes, GANSpace), strongest first; each slider moves every cat that many standard "
+    "deviations of the samples along one of them, and within +-3 the cats stay among what the model draws. "
+    "The grid follows while you drag (arrow keys work too).")
 
 
 @dataclass
@@ -53,7 +60,8 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
                                      info="Enter to apply", elem_id="seed")
                 dice = gr.Button("Random seed", scale=1, min_width=80, elem_id="dice")
             truncation = CheckedSlider(0.0, 1.0, value=1.0, step=0.05, label="truncation", elem_id="truncation",
-                                       info="lower: more typical cats, less variety")
+                                       info="lower: closer to the model's average cat, less variety; 0: every "
+                                            "seed gives the average cat")
             count = CheckedSlider(1, MAX_SAMPLES, value=MAX_SAMPLES, step=1, label="number of samples")
             with gr.Accordion("Latent directions", open=True):
                 gr.Markdown(DIRECTIONS_EXPLANATION)
@@ -66,8 +74,8 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
                             elem_classes=["pixelated"], height=560, buttons=[])  # no toolbar over the first row
             sample_note = gr.Markdown(elem_id="sample-note")
     gr.Markdown(SAMPLE_EXPLANATION)  # below, so that on a phone the grid is on the first screen
-    with gr.Accordion("Your cat: project a photo into the latent space, then edit it", open=False,
-                      elem_id="your-cat"):
+    with gr.Accordion("Your cat: project a photo into the latent space, tune a copy of the model to it, then "
+                      "edit it", open=False, elem_id="your-cat"):
         with gr.Row():
             photo = CheckedImage(label="your photo", type="pil", elem_id="project-input", height=260,
                                  sources=["upload", "clipboard", "webcam"])
@@ -83,9 +91,13 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
                                       elem_classes=["pixelated"], elem_id="project-reconstruction")
         with gr.Row():
             latent = CheckedText("", label="latent (a JSON list; empty: the seeds above)", lines=1, max_lines=3,
-                                 elem_id="latent", scale=4, max_length=MAX_LATENT_CHARACTERS)
+                                 elem_id="latent", scale=4, max_length=MAX_LATENT_CHARACTERS,
+                                 info="your photo's pivot latent: drawn by the copy tuned to the photo while this "
+                                      "page is open, by the plain model once edited or elsewhere")
             clear_latent = gr.Button("Back to seeds", size="sm", scale=1)
         project_note = gr.Markdown(elem_id="project-note")
+        # This visitor's TunedCat: freed with the session (or after TUNED_COPY_SECONDS), never shared.
+        tuned = gr.State(None, time_to_live=TUNED_COPY_SECONDS)
     with gr.Accordion("Compare variants: the same seeds and sliders through every DCGAN", open=False):
         compare_button = gr.Button("Compare variants")
         comparison = gr.Gallery(label="variants", columns=2, height="auto", object_fit="contain", format="png",
@@ -100,9 +112,9 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
 
     # /sample is an API-only event (no trigger) whose refusals are errors; the page runs the same handler
     # through `on_page`, which keeps a refusal's reason in the note and the grid as it was.
-    sample_inputs, sample_outputs = [variant, seed, truncation, count, *sliders, latent], [grid, sample_note]
-    gr.on([], handlers.sample, sample_inputs, sample_outputs, api_name="sample", concurrency_id="draw")
-    page_sample = dict(fn=on_page(handlers.sample, sample_inputs, lambda note: (gr.skip(), note)),
+    sample_inputs, sample_outputs = [variant, seed, truncation, count, *sliders, latent, tuned], [grid, sample_note]
+    gr.on([], handlers.sample_in_session, sample_inputs, sample_outputs, api_name="sample", concurrency_id="draw")
+    page_sample = dict(fn=on_page(handlers.sample_in_session, sample_inputs, lambda note: (gr.skip(), note)),
                        inputs=sample_inputs, outputs=sample_outputs, preprocess=False, api_visibility="private",
                        trigger_mode="always_last", show_progress="minimal", concurrency_id="draw")
     # Sliders apply while they move (drag, arrow keys, their number box); the seed on Enter or on leaving it.
@@ -112,14 +124,15 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
     reset.click(lambda: [0] * DIRECTION_SLIDERS, None, sliders, api_visibility="private").then(**page_sample)
     compare_button.click(handlers.compare_variants, [seed, truncation, count, *sliders], comparison,
                          api_visibility="private", concurrency_id="draw")
-    interpolate_button.click(handlers.interpolate, [variant, seed, seed_end, frames, truncation, latent], animation,
+    interpolate_button.click(handlers.interpolate, [variant, seed, seed_end, frames, truncation, latent, tuned],
+                             animation,
                              api_name="interpolate", concurrency_id="gif")
     project_inputs = [photo, variant, square, across, down]
-    project_outputs = [seen_square, reconstruction, latent, project_note]
+    project_outputs = [seen_square, reconstruction, latent, project_note, tuned]
     gr.on([], handlers.project_photo, project_inputs, project_outputs, api_name="project", concurrency_id="project")
     # On the page a refused photo clears the previous result and says why, once, in the note.
     project_button.click(on_page(handlers.project_photo, project_inputs,
-                                 lambda note: (None, None, gr.skip(), note)),
+                                 lambda note: (None, None, gr.skip(), note, gr.skip())),
                          project_inputs, project_outputs, preprocess=False, api_visibility="private",
                          concurrency_id="project").then(
         # The projected cat is now the grid the sliders edit: bring it (and the sliders) into view.
@@ -139,17 +152,26 @@ class SampleHandlers:
 
     def __init__(self, state: AppState) -> None:
         self.state = state
+        self.tuned_copies = TunedCopies(MAX_TUNED_COPIES)
+
+    def sample_in_session(self, *values: "float | str | TunedCat | None") -> tuple[Image.Image, str]:
+        """`sample` as the page and /sample call it: the inputs end with the session's tuned cat."""
+        *inputs, tuned = values
+        return self.sample(*inputs, tuned=tuned)
 
     def sample(self, variant: str, seed: float | None, truncation: float, count: float,
-               *directions_and_latent: float | str) -> tuple[Image.Image, str]:
-        """/sample: a grid of `count` cats from consecutive seeds, or the given latent, edited by the sliders."""
+               *directions_and_latent: float | str, tuned: "TunedCat | None" = None) -> tuple[Image.Image, str]:
+        """/sample: a grid of `count` cats from consecutive seeds, or the given latent (through the copy
+        tuned to this session's photo when it is that photo's latent), edited by the sliders."""
         *direction_weights, latent_text = directions_and_latent
         resolved = self.state.load(variant, "dcgan")
         latent = latent_of(resolved, latent_text)
         if latent is not None:
-            image = projection.edited(resolved.model, latent, truncation, direction_weights)
-            return image, ("Your latent (the seed and number of samples wait until it is cleared). "
-                           f"{source_note(resolved)}")
+            generator = drawing_generator(resolved, latent_text, tuned)
+            image = inference.sample(generator, latent, truncation, direction_weights)[0]
+            whose = "your photo's copy of the model" if generator is not resolved.model else "the model itself"
+            return image, (f"Your latent, drawn by {whose} (the seed and number of samples wait until it is "
+                           f"cleared). {source_note(resolved)}")
         seeds = seeds_from(seed, count)
         grid = inference.sample_grid(resolved.model, seeds, truncation, direction_weights, seed_captions=True)
         return grid, f"Seeds {seeds[0]} to {seeds[-1]}, each under its cat. {source_note(resolved)}"
@@ -161,33 +183,44 @@ class SampleHandlers:
         return [(grid, label) for label, grid in grids.items()]
 
     def interpolate(self, variant: str, seed_start: float | None, seed_end: float | None, frames: float,
-                    truncation: float, latent_text: str | None = None) -> str:
-        """/interpolate: a GIF along the great circle from the seed (or the latent) to `seed_end`."""
+                    truncation: float, latent_text: str | None = None, tuned: "TunedCat | None" = None) -> str:
+        """/interpolate: a GIF along the great circle from the seed (or the latent, through this session's
+        tuned copy when it is its photo's) to `seed_end`."""
         resolved = self.state.load(variant, "dcgan")
         latent = latent_of(resolved, latent_text)
-        if latent is not None:
-            data = projection.interpolation_gif_from(resolved.model, latent, int(seed_end or 0), int(frames),
-                                                     truncation)
-        else:
-            data = inference.interpolation_gif(resolved.model, int(seed_start or 0), int(seed_end or 0), int(frames),
-                                               truncation)
+        start = latent if latent is not None else int(seed_start or 0)
+        data = inference.interpolation_gif(drawing_generator(resolved, latent_text, tuned), start, int(seed_end or 0),
+                                           int(frames), truncation)
         return str(self.state.served.write(data, "interpolation.gif"))
 
     def project_photo(self, image: Image.Image | None, variant: str, square: float = 100, across: float = 50,
                       down: float = 50, progress_bar=gr.Progress()) -> tuple:
-        """/project: the square the model saw, its reconstruction, the latent as a JSON list, a note."""
+        """/project: the square the model saw, its reconstruction, the latent as a JSON list, a note; and,
+        for the session only, the copy of the model tuned to the photo."""
         if image is None:
-            return None, None, "", "Upload, paste or take a photo of a cat to project it."
+            return None, None, "", "Upload, paste or take a photo of a cat to project it.", None
         resolved = self.state.load(variant, "dcgan")
+        room = self.tuned_copies.claim()
         try:
             result = projection.project(resolved.model, image, crop_box(image, square, across, down),
+                                        tuning_steps=projection.TUNING_STEPS if room else 0,
                                         progress=lambda done, total: progress_bar(done / total, desc="projecting"))
+            if result.generator is not resolved.model:
+                self.tuned_copies.keep(result.generator)
         except ImageError as error:
             raise refusal(error, "Cannot project this image") from None
-        note = (f"Mean distance {result.distance:.3f} on the [-1, 1] scale, {result.seconds:.1f} s. The latent is "
-                f"now the subject of the sliders, truncation and Make GIF; clear it to go back to seeds. "
-                f"{source_note(resolved)}")
-        return result.square, result.reconstruction, projection.latent_text(result.latent), note
+        finally:
+            self.tuned_copies.release(room)
+        latent_text = projection.latent_text(result.latent)
+        if result.generator is resolved.model:
+            tuned, kept = None, ("The server holds as many tuned copies as it keeps at once, so this is the "
+                                 "model's own image of the latent, not tuned to your photo. ")
+        else:
+            tuned, kept = TunedCat(resolved.name, latent_text, result.generator), ""
+        note = (f"{result.verdict} {kept}{result.seconds:.1f} s. The latent (and the copy of the model tuned to "
+                f"your photo, kept for this page for up to an hour) is now the subject of the sliders, truncation "
+                f"and Make GIF; clear it to go back to seeds. {source_note(resolved)}")
+        return result.square, result.reconstruction, latent_text, note, tuned
 
     def crop_preview(self, image: Image.Image | None, variant: str, square: float, across: float,
                      down: float) -> tuple:
@@ -198,6 +231,53 @@ class SampleHandlers:
         model = self.state.load(variant, "dcgan").model
         square_seen = projection.crop_square(image, model.image_size, crop_box(image, square, across, down))
         return gr.skip(), square_seen, gr.skip(), ""
+
+
+@dataclass(frozen=True)
+class TunedCat:
+    """A session's projected photo: the model it was projected with, its latent as the text /project
+    returned, and the copy of the model tuned to it."""
+
+    variant: str
+    latent_text: str
+    generator: DCGenerator
+
+
+class TunedCopies:
+    """Counts the tuned copies alive across sessions, at most `limit` at once. The set holds them
+    weakly: a copy that gradio drops with its session (closed page, time to live) stops counting."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.pending = limit, 0
+        self.alive: weakref.WeakSet[DCGenerator] = weakref.WeakSet()
+        self.lock = threading.Lock()
+
+    def claim(self) -> bool:
+        """Reserve room for one more copy; False when the limit is reached."""
+        with self.lock:
+            if len(self.alive) + self.pending >= self.limit:
+                return False
+            self.pending += 1
+            return True
+
+    def release(self, claimed: bool) -> None:
+        """Give back a reservation (`claim`'s answer); `keep` counts the copy made with it."""
+        if claimed:
+            with self.lock:
+                self.pending -= 1
+
+    def keep(self, generator: DCGenerator) -> None:
+        with self.lock:
+            self.alive.add(generator)
+
+
+def drawing_generator(resolved: catalog.RegisteredModel, latent_text: str | None,
+                      tuned: TunedCat | None) -> DCGenerator:
+    """The session's tuned copy when the latent is the one its photo was projected to with this model;
+    otherwise (seeds, another model, an edited or pasted latent) the model itself."""
+    if tuned is not None and tuned.variant == resolved.name and (latent_text or "").strip() == tuned.latent_text:
+        return tuned.generator
+    return resolved.model
 
 
 def latent_of(resolved: catalog.RegisteredModel, text: str | None):
