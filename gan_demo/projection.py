@@ -194,14 +194,17 @@ def parse_latent(text: str | None, latent_dim: int) -> torch.Tensor | None:
         return None
     try:
         values = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, nested past the parser's depth, or a 5000-digit integer
         raise ValueError("the latent is not a JSON list of numbers") from None
     if not isinstance(values, list) or not all(isinstance(value, int | float) and not isinstance(value, bool)
                                                for value in values):
         raise ValueError("the latent is not a JSON list of numbers")
     if len(values) != latent_dim:
         raise ValueError(f"the latent has {len(values)} numbers; this model takes {latent_dim}")
-    latent = torch.tensor(values, dtype=torch.float32)
+    try:
+        latent = torch.tensor([float(value) for value in values], dtype=torch.float32)
+    except OverflowError:  # an integer beyond any float
+        raise ValueError("the latent holds a number too large for float32") from None
     if not torch.isfinite(latent).all():
         raise ValueError("the latent holds a number too large for float32")
     return latent
