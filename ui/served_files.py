@@ -10,11 +10,12 @@ import contextlib
 import hashlib
 import os
 import shutil
-import stat
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from gan_demo import files
 
 MAX_HANDED_OUT_BYTES = 64 * 1024 * 1024  # a progress GIF or loss CSV larger than this is not offered
 MAX_AGE_SECONDS = 3600  # Gradio has its own copy by then
@@ -34,21 +35,12 @@ class ServedFiles:
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
 
     def copy_of(self, source: Path) -> Path:
-        """A copy of the regular file `source` in the served folder; FileRefused otherwise. The file is
-        opened without following links and never blocks (a FIFO is refused from its fstat)."""
+        """A copy of the regular file `source` in the served folder (read as gan_demo.files reads a
+        stranger's file: no link followed, no FIFO waited on, size checked first); FileRefused otherwise."""
         try:
-            descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError as error:
-            raise FileRefused(f"{source.name} cannot be read") from error
-        with os.fdopen(descriptor, "rb") as handle:
-            status = os.fstat(handle.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                raise FileRefused(f"{source.name} is not a regular file")
-            if status.st_size > self.max_bytes:
-                raise FileRefused(f"{source.name} is larger than {self.max_bytes // (1024 * 1024)} MB")
-            data = handle.read(self.max_bytes + 1)
-        if len(data) > self.max_bytes:  # it grew while being read
-            raise FileRefused(f"{source.name} is larger than {self.max_bytes // (1024 * 1024)} MB")
+            data = files.read_regular(source, self.max_bytes)
+        except (OSError, ValueError) as error:  # UnreadableFile is a ValueError
+            raise FileRefused(f"{source.name}: {files.why_unreadable(error)}") from None
         return self.write(data, source.name)
 
     def write(self, data: bytes, name: str) -> Path:
