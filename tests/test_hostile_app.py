@@ -22,6 +22,7 @@ import psutil
 import pytest
 from PIL import Image
 
+from benchmarks.gradio_server import call_endpoint, upload_file
 from gan_demo import inference
 from tests.app_server import TINY_IMAGE_SIZE, crafted_gif, make_tiny_checkpoints, serve_app_process, write_progress
 from ui.served_files import FileRefused, ServedFiles
@@ -59,21 +60,8 @@ class Server:
         self.uploads = temp / "gradio"
 
     def call(self, api_name: str, *data, timeout: float = 60) -> tuple[str, object]:
-        """POST the inputs, read the event stream: ("complete", outputs) or ("error", message)."""
-        body = json.dumps({"data": list(data)}).encode()  # NaN and Infinity go out as JSON literals
-        request = urllib.request.Request(f"{self.url}gradio_api/call/{api_name}", data=body,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            event_id = json.load(response)["event_id"]
-        with urllib.request.urlopen(f"{self.url}gradio_api/call/{api_name}/{event_id}", timeout=timeout) as response:
-            stream = response.read().decode()
-        events = [block.split("\n") for block in stream.strip().split("\n\n")]
-        event, data_line = [lines for lines in events if lines[0] != "event: heartbeat"][-1][:2]
-        payload = json.loads(data_line.removeprefix("data: "))
-        if event == "event: complete":
-            return "complete", payload
-        assert event == "event: error", stream
-        return "error", payload["error"] if isinstance(payload, dict) else payload
+        """("complete", outputs), ("error", message) or ("refused", detail): see `call_endpoint`."""
+        return call_endpoint(self.url, api_name, list(data), timeout)
 
     def refusal(self, api_name: str, *data, timeout: float = 60) -> str:
         outcome, message = self.call(api_name, *data, timeout=timeout)
@@ -83,15 +71,7 @@ class Server:
         return message
 
     def upload(self, path: Path) -> str:
-        """Upload a file the way the browser does; returns its path in Gradio's upload folder."""
-        boundary = "hostile-test-boundary"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{path.name}\"\r\n"
-                f"Content-Type: application/octet-stream\r\n\r\n").encode() + path.read_bytes() + \
-            f"\r\n--{boundary}--\r\n".encode()
-        request = urllib.request.Request(f"{self.url}gradio_api/upload", data=body,
-                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response)[0]
+        return upload_file(self.url, path)
 
     def assert_still_serving(self) -> None:
         outcome, outputs = self.call("sample", "dcgan-grumpy-basic", 1, 1.0, 4, *[0] * 6, "")
@@ -431,13 +411,12 @@ def test_no_cache_runs_or_checkpoint_file_is_served(server):
     assert outcome == "complete", outputs
     handed_out = outputs[0]["path"]
     assert fetch_status(server, handed_out) == 200  # what the response named is served
-    private = [server.checkpoints / "cyclegan-cats" / "model.safetensors",
-               server.checkpoints / "cyclegan-cats" / "progress.gif",server.temp / "hf-home" / "hub" / "models--someone--private" / "snapshots" / ("0" * 40)
-               / "model.safetensors",
-               server.temp / "runs" / "good" / "state.pt", server.temp / "runs" / "good" / "page.html",
-               server.temp / "runs" / "good" / "config.json", server.temp / "runs" / "good" / "progress.gif",
-               server.temp / "secret" / "config.json", Path(__file__)]
-    assert {path.name: fetch_status(server, path) for path in private} == {path.name: 403 for path in private}
+    cached = server.temp / "hf-home" / "hub" / "models--someone--private" / "snapshots" / ("0" * 40)
+    good = server.temp / "runs" / "good"
+    private = [server.checkpoints / "cyclegan-cats" / "model.safetensors", server.checkpoints / "cyclegan-cats"
+               / "progress.gif", cached / "model.safetensors", good / "state.pt", good / "page.html",
+               good / "config.json", good / "progress.gif", server.temp / "secret" / "config.json", Path(__file__)]
+    assert {str(path): fetch_status(server, path) for path in private} == {str(path): 403 for path in private}
 
 
 # -- (7) a burst of expensive calls never fills the queue for the cheap ones ----------------------
@@ -450,10 +429,7 @@ def test_sample_answers_while_project_is_hammered(server, tmp_path):
     payload = {"path": uploaded, "meta": META}
 
     def project(_: int) -> tuple[str, object]:
-        try:
-            return server.call("project", payload, "dcgan-grumpy-basic", 100, 50, 50, timeout=300)
-        except urllib.error.HTTPError as refused:  # a full group answers at once, before any event stream
-            return str(refused.code), json.loads(refused.read())["detail"]
+        return server.call("project", payload, "dcgan-grumpy-basic", 100, 50, 50, timeout=300)
 
     with concurrent.futures.ThreadPoolExecutor(40) as pool:
         burst = [pool.submit(project, index) for index in range(40)]
@@ -462,7 +438,7 @@ def test_sample_answers_while_project_is_hammered(server, tmp_path):
         server.assert_still_serving()
         sample_seconds = time.perf_counter() - started
         outcomes = [future.result() for future in burst]
-    refused = [message for outcome, message in outcomes if outcome == "503"]
+    refused = [message for outcome, message in outcomes if outcome == "refused"]
     assert refused and all("busy" in message for message in refused), refused[:3]
     assert any(outcome == "complete" for outcome, _ in outcomes)
     assert sample_seconds < 20, sample_seconds  # answered beside the projections, not after all of them
