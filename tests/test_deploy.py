@@ -133,7 +133,7 @@ def local_app_files() -> dict[str, bytes]:
     for name in APP_PATHS:
         path = ROOT / name
         for file in ([path] if path.is_file() else sorted(path.rglob("*"))):
-            if file.is_file() and "__pycache__" not in file.parts:
+            if file.is_file() and "__pycache__" not in file.parts and file.suffix not in (".pyc", ".pyi"):
                 files[file.relative_to(ROOT).as_posix()] = file.read_bytes()
     return files
 

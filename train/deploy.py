@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # What the Space runs: the app, its UI package, the inference library, its examples and requirements.
 APP_PATHS = ("app.py", "ui", "gan_demo", "examples", "requirements.txt")
 CHECKPOINTS = "checkpoints"
-SKIPPED = ("__pycache__", "*.pyc")  # caches a checkout accumulates
+SKIPPED = ("__pycache__", "*.pyc", "*.pyi")  # caches, and the type stubs gradio writes beside ui/'s modules
 MODEL_SPEC = re.compile(r"(?P<repo_id>[^@=\s]+)(@(?P<revision>[^=\s]+))?(=(?P<name>.+))?")
 COMMIT_MESSAGE = "Deploy gan-demo: the app, its library and requirements, and the models it serves"
 
