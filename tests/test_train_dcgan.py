@@ -1,6 +1,8 @@
 """`python -m train.dcgan` as a user runs it: the run-folder contract, exact resume (also after
 SIGKILL at random moments, and after extending a run), export round trip, two-process Accelerate
-(and stopping it with a signal), separate random streams, and one-line errors."""
+(and stopping it with a signal), separate random streams, and one-line errors. The command line
+runs in this process (its entry point through train.errors.main) unless only a new process proves
+the point: a kill, a signal, `accelerate launch`."""
 
 import json
 import os
@@ -21,16 +23,16 @@ from safetensors.torch import load_file
 
 from gan_demo.models import DCGenerator
 from gan_demo.render import read_gif_frames
-from tests.conftest import ROOT, SUBPROCESS_ENV, make_images, run_cli
+from tests.conftest import ROOT, SUBPROCESS_ENV, make_images, run_main
 from train.data import batch_indices, step_generator
+from train.dcgan import parse_and_train
 
 TINY = ["--image-size", "32", "--conv-dim", "8", "--latent-dim", "16", "--batch-size", "4"]
 
 
-def train(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    result = run_cli("train.dcgan", "--data", str(data), "--out", str(out), *TINY, *extra)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result
+def train(data: Path, out: Path, *extra: str) -> None:
+    """`python -m train.dcgan` with the tiny sizes, in this process; a refusal fails the test with its line."""
+    parse_and_train(["--data", str(data), "--out", str(out), *TINY, *extra])
 
 
 def generator_weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -156,49 +158,52 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
         assert fragment in errors[0], errors[0]
 
 
-def test_missing_data_folder(tmp_path):
+def test_missing_data_folder(tmp_path, capsys):
     missing = tmp_path / "nowhere"
-    assert_one_line_error(run_cli("train.dcgan", "--data", str(missing), "--out", str(tmp_path / "run")),
+    assert_one_line_error(run_main(parse_and_train, "--data", str(missing), "--out", str(tmp_path / "run"),
+                                   capsys=capsys),
                           "--data", str(missing), "no such folder")
 
 
-def test_folder_without_images(tmp_path):
+def test_folder_without_images(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("not an image")
-    assert_one_line_error(run_cli("train.dcgan", "--data", str(empty), "--out", str(tmp_path / "run")),
-                          str(empty), "no images")
+    assert_one_line_error(run_main(parse_and_train, "--data", str(empty), "--out", str(tmp_path / "run"),
+                                   capsys=capsys), str(empty), "no images")
 
 
-def test_corrupt_files_are_named_and_skipped(tmp_path):
+def test_corrupt_files_are_named_and_skipped(tmp_path, capsys):
     data = make_images(tmp_path / "data", count=5, seed=1)
     (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (data / "nested").mkdir()
     shutil.copy(data / "broken.png", data / "nested" / "also-broken.jpg")
-    result = train(data, tmp_path / "run", "--iters", "2")
-    assert "broken.png" in result.stdout + result.stderr and "also-broken.jpg" in result.stdout + result.stderr
-    assert "5 images" in result.stdout + result.stderr
+    result = run_main(parse_and_train, "--data", str(data), "--out", str(tmp_path / "run"), *TINY, "--iters", "2",
+                      capsys=capsys)
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert "broken.png" in output and "also-broken.jpg" in output and "5 images" in output
 
 
-def test_all_files_corrupt_stops(tmp_path):
+def test_all_files_corrupt_stops(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
     for index in range(3):
         (data / f"{index}.png").write_bytes(b"garbage")
-    assert_one_line_error(run_cli("train.dcgan", "--data", str(data), "--out", str(tmp_path / "run")),
+    assert_one_line_error(run_main(parse_and_train, "--data", str(data), "--out", str(tmp_path / "run"), capsys=capsys),
                           str(data), "could be read")
 
 
-def test_image_size_must_be_a_power_of_two(image_folder, tmp_path):
-    assert_one_line_error(run_cli("train.dcgan", "--data", str(image_folder), "--out", str(tmp_path / "run"),
-                                  "--image-size", "48"), "--image-size", "48")
+def test_image_size_must_be_a_power_of_two(image_folder, tmp_path, capsys):
+    assert_one_line_error(run_main(parse_and_train, "--data", str(image_folder), "--out", str(tmp_path / "run"),
+                                   "--image-size", "48", capsys=capsys), "--image-size", "48")
 
 
-def test_non_empty_out_without_resume_is_refused(image_folder, tmp_path):
+def test_non_empty_out_without_resume_is_refused(image_folder, tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
-    assert_one_line_error(run_cli("train.dcgan", "--data", str(image_folder), "--out", str(out)),
+    assert_one_line_error(run_main(parse_and_train, "--data", str(image_folder), "--out", str(out), capsys=capsys),
                           str(out), "--resume")
     assert (out / "precious.txt").read_text() == "keep me"
 
@@ -269,9 +274,7 @@ def test_two_processes_stopped_by_a_signal_stop_at_the_same_step_save_and_resume
     step = main_steps[0]
     assert torch.load(out / "state.pt", weights_only=True)["step"] == step
     assert stopping_seconds < 30, stderr[-3000:]  # before the launcher's 30 s grace ends in SIGKILL
-    resumed = run_cli("train.dcgan", "--data", str(image_folder), "--out", str(out), *TINY, "--resume",
-                      "--iters", str(step + 2))
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    train(image_folder, out, "--resume", "--iters", str(step + 2))
     assert torch.load(out / "state.pt", weights_only=True)["step"] == step + 2
 
 

@@ -4,8 +4,10 @@ DistributedSampler deals it (disjoint shares that together cover the data)."""
 
 import pytest
 import torch
+from accelerate import Accelerator
 
 from tests.conftest import make_images
+from train import augment, dcgan
 from train.cyclegan import CycleGANTrainer, decay_factor, parse_args
 from train.data import batch_indices
 
@@ -55,3 +57,24 @@ def test_one_process_sees_every_image_once_an_epoch_in_a_new_order_each_epoch():
     epochs = [torch.cat([batch_indices(12, 3, 7, step) for step in range(first, first + 4)]) for first in (1, 5)]
     assert all(sorted(epoch.tolist()) == list(range(12)) for epoch in epochs)
     assert not torch.equal(epochs[0], epochs[1])
+
+
+def test_the_trainers_deal_each_epoch_out_among_their_processes(tmp_path, monkeypatch):
+    # One trainer plays both processes of a two-process run in turn: its rank and the process count
+    # are what Accelerate would report to each; its batches are matched back to the images they hold.
+    images = make_images(tmp_path / "images", count=8, seed=0)
+    trainer = dcgan.DCGANTrainer(dcgan.parse_args(["--data", str(images), "--out", str(tmp_path / "run"),
+                                                   "--image-size", "16", "--conv-dim", "4", "--latent-dim", "8",
+                                                   "--batch-size", "2"]))
+    monkeypatch.setattr(Accelerator, "num_processes", property(lambda self: 2))
+    every_image = augment.basic(trainer.data)  # (8, 3, 16, 16): what a batch of the basic augmentation holds
+
+    def seen_by(rank: int, steps: range) -> list[int]:
+        trainer.rank = rank
+        batches = [trainer.draw_batch(step)[0] for step in steps]
+        return [int((every_image == image).flatten(1).all(1).nonzero()) for batch in batches for image in batch]
+
+    for epoch in range(2):  # 8 images, 2 processes of batches of 2: 2 steps an epoch
+        steps = range(2 * epoch + 1, 2 * epoch + 3)
+        first, second = seen_by(0, steps), seen_by(1, steps)
+        assert sorted(first + second) == list(range(8)), (first, second)
