@@ -278,6 +278,21 @@ def test_a_second_trainer_on_a_run_folder_is_refused_naming_the_first_and_a_kill
     assert torch.load(out / "state.pt", weights_only=True)["step"] == step + 2
 
 
+def test_a_planted_lock_file_is_never_followed_or_waited_on(data, dcgan_run, tmp_path, capsys):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the trainer's")
+    linked, fifo = copy_run(dcgan_run, tmp_path / "linked"), copy_run(dcgan_run, tmp_path / "fifo")
+    (linked / LOCK_NAME).unlink()
+    (linked / LOCK_NAME).symlink_to(outside)
+    (fifo / LOCK_NAME).unlink()
+    os.mkfifo(fifo / LOCK_NAME)
+    linked_line, fifo_line = (error_line(run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out",
+                                                  str(run), "--resume", capsys=capsys)) for run in (linked, fifo))
+    assert linked_line.startswith(f"error: --out {linked}: cannot lock {LOCK_NAME} (")
+    assert fifo_line == f"error: --out {fifo}: {LOCK_NAME} is not a regular file; delete it"
+    assert outside.read_text() == "not the trainer's"
+
+
 # -- a diverging loss ------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 from pathlib import Path
 
@@ -109,10 +110,14 @@ class RunFolder:
     def lock(self) -> None:
         """Take the run folder for this process, or stop with one line naming the trainer that has it."""
         path = self.root / LOCK_NAME
-        try:
-            handle = open(path, "a+", encoding="utf-8")  # never truncated before the lock is ours
+        try:  # never through a link, never truncated before the lock is ours
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
         except OSError as error:
-            raise UserError(f"--out {self.root}: cannot write there ({describe_os_error(error)})") from None
+            raise UserError(f"--out {self.root}: cannot lock {LOCK_NAME} ({describe_os_error(error)})") from None
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise UserError(f"--out {self.root}: {LOCK_NAME} is not a regular file; delete it")
+        handle = open(descriptor, "r+", encoding="utf-8")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
