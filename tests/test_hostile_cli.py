@@ -211,6 +211,8 @@ def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcga
     missing_key = damaged_state(dcgan_run, tmp_path / "missing-key", lambda state: [state.pop(key) for key in
                                                                                     ("opt_d", "kind")])
     negative_step = damaged_state(dcgan_run, tmp_path / "negative-step", lambda state: state.update(step=-5))
+    no_step = damaged_state(dcgan_run, tmp_path / "no-step", lambda state: state.pop("step"))
+    endless = damaged_state(dcgan_run, tmp_path / "endless", lambda state: state.update(train_seconds=float("inf")))
     wrong_latents = damaged_state(dcgan_run, tmp_path / "wrong-latents",
                                   lambda state: state.update(fixed_z=torch.zeros(16, 17)))
     wrong_moments = damaged_state(dcgan_run, tmp_path / "wrong-moments",
@@ -226,18 +228,22 @@ def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcga
     lines = (bad_losses / "losses.csv").read_text().splitlines()
     lines[2] = "2,0.5,abc,0.7"
     (bad_losses / "losses.csv").write_text("\n".join(lines) + "\n")
-    runs = [other_kind, missing_key, negative_step, wrong_latents, wrong_moments, not_a_dict, wrong_type, bad_value,
-            bad_losses]
+    runs = [other_kind, missing_key, negative_step, no_step, endless, wrong_latents, wrong_moments, not_a_dict,
+            wrong_type, bad_value, bad_losses]
     before = [fingerprint(run) for run in runs]
 
     lines = [error_line(run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(run), "--resume",
                                  "--iters", "6", capsys=capsys)) for run in runs]
-    assert lines[:6] == [
+    assert lines[:8] == [
         (f"error: {other_kind / 'state.pt'}: written by train.cyclegan, not train.dcgan; "
          "resume it with `python -m train.cyclegan`, or choose another --out"),
         (f"error: {missing_key / 'state.pt'}: not a complete train.dcgan state (no 'opt_d'); "
          "delete it to restart the run from scratch"),
         (f"error: {negative_step / 'state.pt'}: step is -5, not a number of steps done; "
+         "delete it to restart the run from scratch"),
+        (f"error: {no_step / 'state.pt'}: not a complete train.dcgan state (no 'step'); "
+         "delete it to restart the run from scratch"),
+        (f"error: {endless / 'state.pt'}: train_seconds is inf, not a duration; "
          "delete it to restart the run from scratch"),
         (f"error: {wrong_latents / 'state.pt'}: does not fit this run's networks (fixed_z is torch.float32 of shape "
          "(16, 17), not torch.float32 of shape (16, 16)); delete it to restart the run from scratch"),
@@ -246,7 +252,7 @@ def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcga
         (f"error: {not_a_dict / 'state.pt'}: not a train.dcgan state (a list); "
          "delete it to restart the run from scratch"),
     ]
-    wrong_type_line, bad_value_line, bad_losses_line = lines[6:]
+    wrong_type_line, bad_value_line, bad_losses_line = lines[8:]
     assert wrong_type_line == (f"error: {wrong_type / 'config.json'}: 'lr' is \"fast\", not a value of --lr; "
                                "fix or delete the file")
     assert bad_value_line == (f"error: {bad_value / 'config.json'}: --image-size must be a power of two such as "

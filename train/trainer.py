@@ -202,7 +202,10 @@ class GANTrainer(ABC):
                 raise UserError(f"{path}: not a train.{self.title} state (kind {quoted(kind)}); {delete}")
             raise UserError(f"{path}: written by train.{kind}, not train.{self.title}; resume it with "
                             f"`python -m train.{kind}`, or choose another --out")
-        step, seconds, devices = state.get("step", 0), state.get("train_seconds", 0.0), state.get("devices", [])
+        missing = [key for key in ("step", "train_seconds") if key not in state]
+        if missing:
+            raise UserError(f"{path}: not a complete train.{self.title} state (no {missing[0]!r}); {delete}")
+        step, seconds, devices = state["step"], state["train_seconds"], state.get("devices", [])
         if type(step) is not int or not 1 <= step < STEP_LIMIT:
             raise UserError(f"{path}: step is {quoted(step)}, not a number of steps done; {delete}")
         if type(seconds) not in (int, float) or not 0 <= seconds < math.inf:
@@ -212,14 +215,13 @@ class GANTrainer(ABC):
             raise UserError(f"{path}: devices is {quoted(devices)}, not a list of device names; {delete}")
         try:
             self.load_state_dict(state)
-            self.step, self.train_seconds = state["step"], float(state["train_seconds"])
         except KeyError as error:
-            raise UserError(f"{path}: not a complete train.{self.title} state (no {error.args[0]!r}); "
-                            "delete it to restart the run from scratch") from None
+            raise UserError(f"{path}: not a complete train.{self.title} state (no {error.args[0]!r}); {delete}") \
+                from None
         except (RuntimeError, ValueError, TypeError) as error:  # shapes or optimiser groups that do not fit
             reason = " ".join(str(error).split())[:200]
-            raise UserError(f"{path}: does not fit this run's networks ({reason}); "
-                            "delete it to restart the run from scratch") from None
+            raise UserError(f"{path}: does not fit this run's networks ({reason}); {delete}") from None
+        self.step, self.train_seconds = step, float(seconds)
         self.saved_step = self.step
         self.devices = list(devices)
 
