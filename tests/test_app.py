@@ -5,6 +5,8 @@ bad upload gets a clear message or a valid result, and the server keeps answerin
 
 import json
 import os
+import sys
+import types
 from pathlib import Path
 
 import gradio as gr
@@ -14,10 +16,12 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from gan_demo.catalog import build_registry
 from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints, serve_app
 from ui.demo import build_demo
 from ui.sample_tab import DIRECTION_SLIDERS, SampleHandlers
 from ui.state import AppState
+from ui.translate_tab import TranslateHandlers
 
 # 2 x 2 samples with 2 px padding, each with its seed written in a 9 px strip under it
 GRID_4 = (2 * (TINY_IMAGE_SIZE + 2) + 2, 2 * (TINY_IMAGE_SIZE + 9 + 2) + 2)
@@ -154,3 +158,25 @@ def test_app_builds_with_no_model_at_all(tmp_path, monkeypatch):
     assert state.registry.names() == [] and len(state.registry.names(available=False)) == 7
     with pytest.raises(gr.Error, match="not available"):
         SampleHandlers(state).sample("dcgan-grumpy-basic", 0, 1.0, 4, *[0.0] * DIRECTION_SLIDERS, "")
+
+
+def test_on_zero_gpu_the_drawing_handlers_hold_a_lent_gpu(tmp_path, monkeypatch):
+    """With ZeroGPU's flag and a stand-in `spaces` module, every drawing handler runs under spaces.GPU."""
+    calls = []
+
+    def GPU(duration):  # noqa: N802 (spaces.GPU's name)
+        def decorate(function):
+            def lent(*arguments, **options):
+                calls.append(function.__name__)
+                return function(*arguments, **options)
+            return lent
+        return decorate
+
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=GPU))
+    state = AppState(build_registry(make_tiny_checkpoints(tmp_path)))  # no GPU here: the models stay put
+    SampleHandlers(state).sample("dcgan-grumpy-basic", 0, 1.0, 4, *[0.0] * DIRECTION_SLIDERS, "")
+    SampleHandlers(state).interpolate("dcgan-grumpy-basic", 0, 1, 4, 1.0, "")
+    photo = Image.new("RGB", (TINY_IMAGE_SIZE, TINY_IMAGE_SIZE), "orange")
+    TranslateHandlers(state).translate(photo, state.registry.translation_choices()[0].label, "model size")
+    assert calls == ["sample", "interpolate", "translate"]

@@ -15,6 +15,7 @@ from gan_demo import catalog, inference, projection
 from gan_demo.imaging import ImageError
 from gan_demo.models import DCGenerator
 from ui.components import CheckedImage, CheckedNumber, CheckedSlider, CheckedText, on_page, refusal
+from ui.gpu import gpu_task
 from ui.state import AppState
 
 DIRECTION_SLIDERS = 6
@@ -153,6 +154,9 @@ class SampleHandlers:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.tuned_copies = TunedCopies(MAX_TUNED_COPIES)
+        # On ZeroGPU each drawing call holds a GPU lent for that call (ui/gpu.py); elsewhere they are unchanged.
+        for name in ("sample", "compare_variants", "interpolate", "project_photo"):
+            setattr(self, name, gpu_task()(getattr(self, name)))
 
     def sample_in_session(self, *values: "float | str | TunedCat | None") -> tuple[Image.Image, str]:
         """`sample` as the page and /sample call it: the inputs end with the session's tuned cat."""

@@ -10,6 +10,7 @@ from gan_demo import catalog, progress
 from gan_demo import runs as local_runs
 from gan_demo.inference import ModelLoadError
 from ui.components import refusal
+from ui.gpu import serving_device
 from ui.served_files import ServedFiles
 
 
@@ -25,7 +26,11 @@ class AppState:
     def build(cls, runs_folder: "str | Path | None" = None) -> "AppState":
         """The registry of the bundled (or Hub-pinned) models, and the runs under `runs_folder` (else
         $GAN_DEMO_RUNS)."""
-        return cls(catalog.build_registry(), local_runs.runs_folder(runs_folder))
+        registry = catalog.build_registry()
+        device = serving_device()  # "cuda" on ZeroGPU, where a call holds a lent GPU; else "cpu"
+        for entry in registry.models():
+            entry.model.to(device)
+        return cls(registry, local_runs.runs_folder(runs_folder))
 
     def load(self, name: str, kind: str | None = None) -> catalog.RegisteredModel:
         """The loaded model called `name` (of `kind`, if given), or a one-line refusal for the page."""

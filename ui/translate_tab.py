@@ -11,6 +11,7 @@ from PIL import Image
 from gan_demo import inference
 from gan_demo.imaging import ImageError
 from ui.components import CheckedImage, on_page, refusal
+from ui.gpu import gpu_task
 from ui.state import AppState
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -83,6 +84,7 @@ class TranslateHandlers:
 
     def __init__(self, state: AppState) -> None:
         self.state = state
+        self.translate = gpu_task()(self.translate)  # on ZeroGPU, with a GPU lent for the call (ui/gpu.py)
 
     def translate(self, image: Image.Image | None, direction: str,
                   resolution: str) -> tuple[Image.Image | None, Image.Image | None, Image.Image | None, str]:
