@@ -41,7 +41,9 @@ SPACE_SDKS = ("gradio", "docker", "static")  # what a Space's create request mus
 
 def git_blob_id(content: bytes) -> str:
     """The git object id of a file: what the Hub sends as ETag and tree `oid` of a regular file."""
-    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+    digest = hashlib.sha1(b"blob %d\0" % len(content))
+    digest.update(content)  # not header + content: that would copy a large file
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -296,18 +298,17 @@ class StandInHub:
         """Write an answer's body: at once, or dripped a byte at a time for a repo with drip_seconds."""
         hostility = self.hostility_of(segments)
         counted = hostility is not None and len(segments) >= 5 and segments[2] == "resolve"
+        if hostility is None:
+            handler.wfile.write(payload)
+            return
+        step = 1 if hostility.drip_seconds else 64 * 1024  # a lying repo's answers go in pieces, each counted
         try:
-            if hostility is None or not hostility.drip_seconds:
-                handler.wfile.write(payload)
-                if counted:
-                    hostility.sent_bytes += len(payload)
-                return
-            for index in range(len(payload)):
+            for start in range(0, len(payload), step):
                 time.sleep(hostility.drip_seconds)
-                handler.wfile.write(payload[index:index + 1])
+                handler.wfile.write(payload[start:start + step])
                 handler.wfile.flush()
                 if counted:
-                    hostility.sent_bytes += 1
+                    hostility.sent_bytes += len(payload[start:start + step])
         except (BrokenPipeError, ConnectionResetError):  # the client gave up: what a drip is for
             handler.close_connection = True
 

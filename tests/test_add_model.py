@@ -244,6 +244,19 @@ def test_one_budget_on_received_bytes_for_every_commit_and_failed_downloads_leav
     assert not any(commits[2] in str(path) for path in on_disk)  # the third's partial download is gone
 
 
+def test_an_add_from_a_hub_dripping_its_answers_fails_at_the_deadline_and_holds_nothing(hub, tiny_export, tmp_path):
+    hub.publish(f"{OWNER}/dripping", tiny_export)
+    hub.hostile[f"{OWNER}/dripping"] = Hostility(drip_seconds=1.0)  # one byte a second
+    registry, started = registry_for(tmp_path, models=1, seconds=3), time.monotonic()
+    with pytest.raises(catalog.AddRefused, match=f"^{OWNER}/dripping@main: the Hub did not deliver within 3 s; "
+                                                 "try again later$"):
+        registry.add_from_hub(f"{OWNER}/dripping", None, endpoint=hub.url)
+    assert time.monotonic() - started < 5
+    del hub.hostile[f"{OWNER}/dripping"]  # the Hub recovers: the place the failed add held is free again
+    registry.add_limits = catalog.AddLimits(models=1)  # and the usual deadline
+    assert registry.add_from_hub(f"{OWNER}/dripping", None, endpoint=hub.url).startswith("Added ")
+
+
 def test_add_model_over_http_then_sample_it_under_its_name_at_the_pinned_commit(tmp_path):
     torch.manual_seed(1)
     first, second = (DCGenerator(latent_dim=16, conv_dim=4, image_size=TINY_IMAGE_SIZE) for _ in range(2))

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -357,11 +358,19 @@ def test_bytes_beyond_the_listed_size_are_never_received_and_nothing_is_kept(hos
     listed = len(hostile_hub.export["model.safetensors"])
     flood = hostile_hub.export["model.safetensors"] + bytes(50 * 1000 * 1000)
     hostile_hub.hostile[repo_id] = Hostility(served={"model.safetensors": flood}, hide_length=True)
-    budget = hub_api.DownloadBudget(200 * 1000 * 1000)
-    with pytest.raises(hub_api.HubError, match="the Hub sent more than the .* it announced or this app allows"):
-        inspect_and_download(hostile_hub.url, repo_id, tmp_path / "downloads", budget=budget)
+    budget, deadline = hub_api.DownloadBudget(200 * 1000 * 1000), hub_api.Deadline(30)
+    export = hub_api.inspect_commit(repo_id, hostile_hub.repos[repo_id].branches["main"], deadline,
+                                    endpoint=hostile_hub.url)
+    tracemalloc.start()
+    try:
+        with pytest.raises(hub_api.HubError, match="the Hub sent more than the .* it announced or this app allows"):
+            hub_api.download_export(export, tmp_path / "downloads", deadline, budget=budget)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 5 * 1000 * 1000  # streamed: never the 50 MB, nor a large part of it, in memory
     assert files_under(tmp_path) == [] and budget.used_bytes == 0
-    assert hostile_hub.hostile[repo_id].sent_bytes < listed + 20 * 1000 * 1000  # the client hung up early
+    assert hostile_hub.hostile[repo_id].sent_bytes < 10 * 1000 * 1000  # the client hung up early
 
     # Announced: refused from the Content-Length, before the body is read.
     hostile_hub.hostile[repo_id] = Hostility(served={"model.safetensors": flood})
