@@ -155,7 +155,7 @@ class DownloadBudget:
 
 
 def size_text(size: int) -> str:
-    return f"{size / 1e6:,.0f} MB" if size >= 10**7 else f"{size:,} bytes"
+    return f"{(size + 500_000) // 1_000_000:,} MB" if size >= 10**7 else f"{size:,} bytes"  # exact for any int
 
 
 @dataclass(frozen=True)
@@ -366,7 +366,7 @@ def export_files_of(target: Target, listing) -> dict[str, RemoteFile]:
 def remote_file(target: Target, name: str, entry: dict) -> RemoteFile:
     size, git_id, lfs = entry.get("size"), entry.get("oid"), entry.get("lfs")
     lfs_sha256 = lfs.get("oid") if isinstance(lfs, dict) else None
-    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_DOWNLOAD_BYTES:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:  # too large: export_files_of says so
         raise HubError(f"{target.where}: the Hub's listing gives {name} the size {shown(repr(size), 30)}; refusing it")
     if not isinstance(git_id, str) or not GIT_OBJECT_ID.fullmatch(git_id) or (
             lfs is not None and not (isinstance(lfs_sha256, str) and SHA256.fullmatch(lfs_sha256))):
