@@ -48,10 +48,10 @@ ProgressCallback = Callable[[int, int], None]  # (steps done, steps in all)
 
 @dataclass(frozen=True)
 class Projection:
-    """The square the model saw, the tuned generator's image of the pivot, the pivot latent
-    (latent_dim,), the tuned copy of the generator (the original itself when nothing was tuned),
-    the mean absolute difference on the [-1, 1] scale of the pivot's image before and after tuning,
-    and the seconds it took."""
+    """The square the model saw, the tuned copy's image of the pivot (the reconstruction), the pivot
+    latent (latent_dim,), the tuned copy (the original itself when nothing was tuned), the mean
+    absolute differences from the square on the [-1, 1] scale of the original's image of the pivot
+    and of the reconstruction, and the seconds it took."""
 
     square: Image.Image
     reconstruction: Image.Image
