@@ -5,6 +5,7 @@ Public API endpoints: /sample, /interpolate, /project, /translate, /progress, /a
 
     python app.py               # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
     python app.py --runs runs   # also every training run under runs/ (or GAN_DEMO_RUNS=runs), live
+    python app.py --allow-training  # the Train tab trains (or GAN_DEMO_ALLOW_TRAINING=1), into runs/browser
 """
 
 import os
@@ -30,13 +31,16 @@ def launch(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=runtime.DRAWING_PRECISIONS, default="auto",
                         help="what the models draw in: auto is bf16 where the CPU has native bfloat16 (AMX), "
                              "several times faster, pixels within a few of 255 levels of fp32's")
+    parser.add_argument("--allow-training", action="store_true",
+                        help="let visitors train and publish models in the Train tab, one run at a time, into the "
+                             "runs folder (default runs/browser); also GAN_DEMO_ALLOW_TRAINING=1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("gan_demo").setLevel(logging.INFO)
     runtime.configure(threads=runtime.serving_threads())  # one per request unless OMP_NUM_THREADS; denormals
     precision = runtime.set_drawing_precision(args.precision)
     logging.getLogger("gan_demo").info("the models draw in %s (--precision %s)", precision, args.precision)
-    demo = build_demo(args.runs)
+    demo = build_demo(args.runs, allow_training=args.allow_training)
     # Host and port: gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860). No
     # allowed_paths: every file a response names is a copy in the app's own folder (ui/served_files.py).
     demo.launch(max_file_size=inference.MAX_UPLOAD_BYTES, css=CSS,

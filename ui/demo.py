@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ui import gradio_fixes, models_tab, progress_tab, sample_tab, translate_tab
+from ui import gradio_fixes, models_tab, progress_tab, sample_tab, train_tab, training_jobs, translate_tab
 from ui.state import AppState
 
 CSS = """
@@ -34,10 +34,15 @@ CONCURRENCY = {"draw": 2, "translate": 2, "progress": 2, "gif": 1, "project": 1,
 WAITING = {"draw": 32, "translate": 16, "progress": 16, "gif": 4, "project": 4, "add_model": 2}
 
 
-def build_demo(runs_folder: "str | Path | None" = None, state: AppState | None = None) -> gr.Blocks:
+def build_demo(runs_folder: "str | Path | None" = None, state: AppState | None = None,
+               allow_training: bool = False) -> gr.Blocks:
     """The app over `state` (default: the registry built now and the runs under `runs_folder`, else
-    $GAN_DEMO_RUNS), queue included; `launch()` serves it."""
+    $GAN_DEMO_RUNS), queue included; `launch()` serves it. The Train tab trains only with
+    `allow_training` (or GAN_DEMO_ALLOW_TRAINING=1), into the runs folder (default runs/browser)."""
     gradio_fixes.install()
+    allow_training = training_jobs.training_allowed(allow_training)
+    if allow_training:
+        runs_folder = training_jobs.runs_folder_for_training(runs_folder)
     state = state or AppState.build(runs_folder)
     with gr.Blocks(title="gan-demo: cats and CycleGANs", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# gan-demo\nSample cats from a DCGAN, translate images with CycleGAN, and watch the models learn. "
@@ -50,6 +55,8 @@ def build_demo(runs_folder: "str | Path | None" = None, state: AppState | None =
             progress = progress_tab.build(state, demo)
         with gr.Tab("Models", elem_id="models-tab"):
             models = models_tab.build(state)
+        with gr.Tab("Train", elem_id="train-tab"):
+            train = train_tab.build(state, demo, allow_training)
 
         def refresh_menus(run: str | None) -> tuple:
             """Every menu and the sources table as they are now (new runs, run exports, added models)."""
@@ -64,6 +71,8 @@ def build_demo(runs_folder: "str | Path | None" = None, state: AppState | None =
         # opened: when its tab is selected, on "Refresh runs", and after an add.
         gr.on([sample_page.select, translate_page.select, progress.refresh_runs.click], **refresh)
         models.added.then(**refresh)
+        if train.published is not None:
+            train.published.then(**refresh)
 
     demo.queue(max_size=sum(WAITING.values()), default_concurrency_limit=None)
     for dependency in demo.fns.values():
