@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from benchmarks import report
-from gan_demo import catalog, inference, projection
+from gan_demo import catalog, inference, projection, runtime
 from gan_demo.imaging import pil_to_signed
 from gan_demo.render import captioned_grid
 
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "models")
     args = parser.parse_args(argv)
+    runtime.configure(threads=runtime.serving_threads())  # one thread, as the app projects
     generator = inference.load_generator(catalog.DEFAULT_CHECKPOINTS / catalog.DEFAULT_DCGAN)
     upscale = 2  # 64 px cats are small on a page
     with tempfile.TemporaryDirectory(prefix="gan-demo-figures-") as work:

@@ -66,11 +66,11 @@ class Projection:
         """One plain sentence: can this model draw the photo? Tuning brings any photo close, so the
         answer comes from the pivot: how close the model's own nearest image is."""
         if self.pivot_distance > FAR_PIVOT_DISTANCE:
-            return (f"This model cannot draw this photo: the nearest image it draws is {self.pivot_distance:.2f} "
+            return (f"This model cannot draw this photo: the nearest image it draws is {self.pivot_distance:.3f} "
                     f"from it (mean L1 on the [-1, 1] scale; above {FAR_PIVOT_DISTANCE}), so the reconstruction "
                     f"({self.distance:.3f}) comes from tuning alone and the sliders will not edit it the way they "
                     "edit the model's own cats.")
-        return (f"The model draws an image {self.pivot_distance:.2f} from this photo (mean L1 on the [-1, 1] "
+        return (f"The model draws an image {self.pivot_distance:.3f} from this photo (mean L1 on the [-1, 1] "
                 f"scale); the reconstruction is {self.distance:.3f} from it.")
 
 
