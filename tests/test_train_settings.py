@@ -68,6 +68,14 @@ def test_a_config_json_from_before_a_flag_resumes_with_the_value_runs_had_then(t
     assert (resumed.norm, resumed.ema_decay) == ("instance", 0.999)
 
 
+@pytest.mark.parametrize("saved, skips", [(False, "none"), (True, "features+input"), ("features", "features")])
+def test_a_cycle_gan_run_from_before_the_skip_options_resumes_with_its_network(tmp_path, saved, skips):
+    written = cyclegan.parse_args(["--data-a", "a/apple", "--data-b", "b/orange", "--out", "run"]).to_json()
+    out = saved_run(tmp_path, {**written, "skips": saved})
+    resumed = cyclegan.parse_args(["--data-a", "a/apple", "--data-b", "b/orange", "--out", str(out), "--resume"])
+    assert resumed.skips == skips
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("lr", "fast", "'lr' is \"fast\", not a value of --lr"),
     ("image_size", True, "'image_size' is true, not a value of --image-size"),

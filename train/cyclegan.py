@@ -26,7 +26,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from gan_demo.imaging import uint8_to_signed
 from gan_demo.models import CycleGAN
-from gan_demo.models.cyclegan import SKIP_OPTIONS
+from gan_demo.models.cyclegan import LEGACY_SKIPS, SKIP_OPTIONS
 from gan_demo.models.dcgan import check_power_of_two
 from train import augment, losses
 from train.data import batch_indices, list_images, load_image_folder, step_generator
@@ -71,7 +71,7 @@ class CycleGANSettings(TrainingSettings):
     lambda_identity: float
     pool_size: int
     n_res_blocks: int
-    skips: str = dataclasses.field(metadata=choices(SKIP_OPTIONS))
+    skips: str = dataclasses.field(metadata=choices(SKIP_OPTIONS, older=LEGACY_SKIPS))  # runs once said true/false
     lr_g: float
     lr_d: float
     lr_decay: bool

@@ -35,9 +35,10 @@ PRECISIONS = ("fp32", "bf16")
 CONFIG_BYTES = 1024 * 1024  # far above any config.json a run writes (a few hundred bytes)
 
 
-def choices(options: tuple[str, ...]) -> dict:
-    """Field metadata: the values a str setting may take (its flag's `choices`)."""
-    return {"choices": options}
+def choices(options: tuple[str, ...], older: dict | None = None) -> dict:
+    """Field metadata: the values a str setting may take (its flag's `choices`), and `older`, the
+    value today of each one that a config.json written before the flag took them may hold."""
+    return {"choices": options, "older": older or {}}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -85,6 +86,9 @@ class TrainingSettings:
                 settings[field.name] = getattr(defaults, field.name)
                 continue
             value, options = values[field.name], type_options(cls, field)
+            older = field.metadata.get("older", {})
+            if isinstance(value, bool | str) and value in older:  # hashable, like the keys of `older`
+                value = older[value]
             if not fits(value, options, field.metadata.get("choices")):
                 text = json.dumps(value)
                 raise UserError(f"{where}: {field.name!r} is {text if len(text) <= 40 else text[:40] + '...'}, "
