@@ -1,6 +1,8 @@
 """Shared test fixtures: tiny seeded synthetic image folders (tests never need the real data)
 and helpers to run the project's command lines, in a subprocess or in this process."""
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -36,17 +38,17 @@ def run_cli(*arguments: str, timeout: float = 900, env: dict | None = None) -> s
                           capture_output=True, text=True, timeout=timeout)
 
 
-def run_main(parse_and_run, *arguments: str, capsys) -> subprocess.CompletedProcess:
+def run_main(parse_and_run, *arguments: str) -> subprocess.CompletedProcess:
     """A training or publishing CLI's entry point (`parse_and_train`, `parse_and_publish`) through
     `train.errors.main` in this process, captured like `run_cli`: what a refusal prints and its
     exit code are the same, without the seconds a new interpreter spends importing torch."""
     from train.errors import main
 
-    capsys.readouterr()
-    try:
-        main(parse_and_run, list(arguments))
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess(list(arguments), code, captured.out, captured.err)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            main(parse_and_run, list(arguments))
+            code = 0
+        except SystemExit as exit:
+            code = exit.code
+    return subprocess.CompletedProcess(list(arguments), code, stdout.getvalue(), stderr.getvalue())

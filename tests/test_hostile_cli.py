@@ -113,12 +113,11 @@ def test_flags_out_of_range_are_refused_before_anything_runs(case):
     assert message in str(refused.value)
 
 
-def test_a_refused_flag_is_one_line_before_anything_is_written(data, tmp_path, capsys):
+def test_a_refused_flag_is_one_line_before_anything_is_written(data, tmp_path):
     dcgan_result = run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(tmp_path / "dcgan"),
-                            "--lr", "nan", capsys=capsys)
+                            "--lr", "nan")
     cyclegan_result = run_main(cyclegan.parse_and_train, "--data-a", str(data["apple"]), "--data-b",
-                               str(data["orange"]), "--out", str(tmp_path / "cyclegan"), "--seed", str(2**64),
-                               capsys=capsys)
+                               str(data["orange"]), "--out", str(tmp_path / "cyclegan"), "--seed", str(2**64))
     assert error_line(dcgan_result) == "error: --lr must be a finite number, got nan"
     assert error_line(cyclegan_result) == f"error: --seed must be between 0 and 2^63-1, got {2**64}"
     assert not list(tmp_path.iterdir())
@@ -158,7 +157,7 @@ def test_absurd_sizes_are_refused_from_an_estimate_before_allocating(data, tmp_p
             assert not list(out.iterdir()), named  # created to check it is writable, and left empty
 
 
-def test_unwritable_run_folders_are_one_line(data, tmp_path, capsys):
+def test_unwritable_run_folders_are_one_line(data, tmp_path):
     immutable = tmp_path / "immutable"
     immutable.mkdir()
     if subprocess.run(["chattr", "+i", str(immutable)], capture_output=True).returncode != 0:
@@ -166,8 +165,8 @@ def test_unwritable_run_folders_are_one_line(data, tmp_path, capsys):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("a file")
     try:
-        results = [run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", out, *TINY_DCGAN,
-                            capsys=capsys) for out in (str(immutable), "/proc/gan-demo-run", str(not_a_folder / "run"))]
+        results = [run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", out, *TINY_DCGAN)
+                   for out in (str(immutable), "/proc/gan-demo-run", str(not_a_folder / "run"))]
     finally:
         subprocess.run(["chattr", "-i", str(immutable)], check=True)
     immutable_line, proc_line, file_line = (error_line(result) for result in results)
@@ -177,13 +176,13 @@ def test_unwritable_run_folders_are_one_line(data, tmp_path, capsys):
     assert not list(immutable.iterdir()) and not_a_folder.read_text() == "a file"
 
 
-def test_out_inside_the_data_is_refused(data, tmp_path, capsys):
+def test_out_inside_the_data_is_refused(data, tmp_path):
     images = make_images(tmp_path / "images", count=4, seed=3)
     apple = make_images(tmp_path / "apple", count=4, seed=4)
     dcgan_result = run_main(dcgan.parse_and_train, "--data", str(images), "--out", str(images / "runs" / "one"),
-                            *TINY_DCGAN, capsys=capsys)
+                            *TINY_DCGAN)
     cyclegan_result = run_main(cyclegan.parse_and_train, "--data-a", str(apple), "--data-b", str(tmp_path), "--out",
-                               str(tmp_path / "run"), *TINY_CYCLEGAN, capsys=capsys)
+                               str(tmp_path / "run"), *TINY_CYCLEGAN)
     assert error_line(dcgan_result) == (f"error: --out {images / 'runs' / 'one'} is inside --data {images}: its "
                                         "sample grids would become training images; choose a run folder outside the "
                                         "data")
@@ -203,8 +202,7 @@ def damaged_state(run: Path, to: Path, damage) -> Path:
     return copy
 
 
-def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcgan_run, cyclegan_run, tmp_path,
-                                                                      capsys):
+def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcgan_run, cyclegan_run, tmp_path):
     other_kind = copy_run(dcgan_run, tmp_path / "other-kind")
     (other_kind / "state.pt").write_bytes((cyclegan_run / "state.pt").read_bytes())
     # A state from before `kind` was recorded, and incomplete.
@@ -233,7 +231,7 @@ def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcga
     before = [fingerprint(run) for run in runs]
 
     lines = [error_line(run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(run), "--resume",
-                                 "--iters", "6", capsys=capsys)) for run in runs]
+                                 "--iters", "6")) for run in runs]
     assert lines[:8] == [
         (f"error: {other_kind / 'state.pt'}: written by train.cyclegan, not train.dcgan; "
          "resume it with `python -m train.cyclegan`, or choose another --out"),
@@ -262,13 +260,13 @@ def test_resume_refuses_foreign_and_damaged_files_and_changes_nothing(data, dcga
 
 
 def test_a_second_trainer_on_a_run_folder_is_refused_naming_the_first_and_a_killed_one_blocks_nothing(
-        data, tmp_path, capsys):
+        data, tmp_path):
     out = tmp_path / "run"
     first = start_training(data, out, "--iters", "100000", "--sample-every", "1", "--checkpoint-every", "2")
     try:
         wait_for_training(first, out)
         second = run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(out), "--resume",
-                          *TINY_DCGAN, capsys=capsys)
+                          *TINY_DCGAN)
         assert error_line(second) == (f"error: --out {out}: another trainer is using this run folder (pid {first.pid} "
                                       f"on {socket.gethostname()}); wait for it to finish or stop it, or choose "
                                       "another --out")
@@ -279,12 +277,12 @@ def test_a_second_trainer_on_a_run_folder_is_refused_naming_the_first_and_a_kill
         first.communicate()
     step = torch.load(out / "state.pt", weights_only=True)["step"]
     resumed = run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(out), "--resume",
-                       *TINY_DCGAN, "--iters", str(step + 2), "--sample-every", "1", capsys=capsys)
+                       *TINY_DCGAN, "--iters", str(step + 2), "--sample-every", "1")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert torch.load(out / "state.pt", weights_only=True)["step"] == step + 2
 
 
-def test_a_planted_lock_file_is_never_followed_or_waited_on(data, dcgan_run, tmp_path, capsys):
+def test_a_planted_lock_file_is_never_followed_or_waited_on(data, dcgan_run, tmp_path):
     outside = tmp_path / "outside.txt"
     outside.write_text("not the trainer's")
     linked, fifo = copy_run(dcgan_run, tmp_path / "linked"), copy_run(dcgan_run, tmp_path / "fifo")
@@ -293,7 +291,7 @@ def test_a_planted_lock_file_is_never_followed_or_waited_on(data, dcgan_run, tmp
     (fifo / LOCK_NAME).unlink()
     os.mkfifo(fifo / LOCK_NAME)
     linked_line, fifo_line = (error_line(run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out",
-                                                  str(run), "--resume", capsys=capsys)) for run in (linked, fifo))
+                                                  str(run), "--resume")) for run in (linked, fifo))
     assert linked_line.startswith(f"error: --out {linked}: cannot lock {LOCK_NAME} (")
     assert fifo_line == f"error: --out {fifo}: {LOCK_NAME} is not a regular file; delete it"
     assert outside.read_text() == "not the trainer's"
@@ -302,7 +300,7 @@ def test_a_planted_lock_file_is_never_followed_or_waited_on(data, dcgan_run, tmp
 # -- a diverging loss ------------------------------------------------------------------------------
 
 
-def test_a_loss_turning_nan_stops_with_the_step_and_keeps_the_last_good_files(data, dcgan_run, tmp_path, capsys):
+def test_a_loss_turning_nan_stops_with_the_step_and_keeps_the_last_good_files(data, dcgan_run, tmp_path):
     run = copy_run(dcgan_run, tmp_path / "run")
     state = torch.load(run / "state.pt", weights_only=True)
     first = next(iter(state["disc"]))
@@ -310,7 +308,7 @@ def test_a_loss_turning_nan_stops_with_the_step_and_keeps_the_last_good_files(da
     torch.save(state, run / "state.pt")
     before = fingerprint(run)
     result = run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(run), "--resume", "--iters",
-                      "8", capsys=capsys)
+                      "8")
     assert error_line(result) == ("error: loss d_real is nan at step 5: training diverged and stopped; state.pt and "
                                   "export/ keep step 4; continue with --resume (a lower learning rate may help)")
     after = fingerprint(run)
@@ -333,7 +331,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(mount_point)], check=True)
 
 
-def test_a_full_disk_stops_with_one_line_and_the_previous_state_intact(data, dcgan_run, small_disk, capsys):
+def test_a_full_disk_stops_with_one_line_and_the_previous_state_intact(data, dcgan_run, small_disk):
     run = copy_run(dcgan_run, small_disk / "run")
     before = fingerprint(run)
     # Fill the disk but for half a state.pt: the first write of the next checkpoint cannot finish.
@@ -342,7 +340,7 @@ def test_a_full_disk_stops_with_one_line_and_the_previous_state_intact(data, dcg
     with open(small_disk / "filler", "wb") as filler:
         filler.write(b"\0" * (free - (run / "state.pt").stat().st_size // 2))
     result = run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(run), "--resume", "--iters",
-                      "6", capsys=capsys)
+                      "6")
     line = error_line(result)
     assert line.startswith("error: cannot write ") and "No space left on device" in line
     assert line.endswith("stopped at step 6; state.pt and export/ keep step 4; continue with --resume")
@@ -410,13 +408,13 @@ def test_shown_paths_are_relative_as_given_and_absolute_ones_by_name():
     assert shown_path("/home/someone/private/cats") == "cats"
 
 
-def test_a_repo_id_or_branch_of_any_length_is_refused_in_one_short_line(data, dcgan_run, tmp_path, capsys):
+def test_a_repo_id_or_branch_of_any_length_is_refused_in_one_short_line(data, dcgan_run, tmp_path):
     huge = "a" * 10_000
-    lines = [error_line(run_main(publish.parse_and_publish, str(dcgan_run), "--repo", huge, capsys=capsys)),
+    lines = [error_line(run_main(publish.parse_and_publish, str(dcgan_run), "--repo", huge)),
              error_line(run_main(publish.parse_and_publish, str(dcgan_run), "--repo", "someone/model", "--revision",
-                                 huge, capsys=capsys)),
+                                 huge)),
              error_line(run_main(dcgan.parse_and_train, "--data", str(data["images"]), "--out", str(tmp_path / "run"),
-                                 "--push-to-hub", f"someone/{huge}", capsys=capsys))]
+                                 "--push-to-hub", f"someone/{huge}"))]
     assert lines[0].startswith(f"error: --repo '{'a' * 39}... (10000 characters): not a Hub repo id (")
     assert lines[1].startswith(f"error: --revision '{'a' * 39}... (10000 characters): not a branch name (")
     assert lines[2].startswith(f"error: --push-to-hub 'someone/{'a' * 31}... (10008 characters): not a Hub repo id")

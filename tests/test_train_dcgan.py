@@ -158,52 +158,50 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
         assert fragment in errors[0], errors[0]
 
 
-def test_missing_data_folder(tmp_path, capsys):
+def test_missing_data_folder(tmp_path):
     missing = tmp_path / "nowhere"
-    assert_one_line_error(run_main(parse_and_train, "--data", str(missing), "--out", str(tmp_path / "run"),
-                                   capsys=capsys),
+    assert_one_line_error(run_main(parse_and_train, "--data", str(missing), "--out", str(tmp_path / "run")),
                           "--data", str(missing), "no such folder")
 
 
-def test_folder_without_images(tmp_path, capsys):
+def test_folder_without_images(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("not an image")
-    assert_one_line_error(run_main(parse_and_train, "--data", str(empty), "--out", str(tmp_path / "run"),
-                                   capsys=capsys), str(empty), "no images")
+    assert_one_line_error(run_main(parse_and_train, "--data", str(empty), "--out", str(tmp_path / "run")),
+                          str(empty), "no images")
 
 
-def test_corrupt_files_are_named_and_skipped(tmp_path, capsys):
+def test_corrupt_files_are_named_and_skipped(tmp_path):
     data = make_images(tmp_path / "data", count=5, seed=1)
     (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (data / "nested").mkdir()
     shutil.copy(data / "broken.png", data / "nested" / "also-broken.jpg")
-    result = run_main(parse_and_train, "--data", str(data), "--out", str(tmp_path / "run"), *TINY, "--iters", "2",
-                      capsys=capsys)
+    result = run_main(parse_and_train, "--data", str(data), "--out", str(tmp_path / "run"), *TINY, "--iters", "2")
     assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout + result.stderr
     assert "broken.png" in output and "also-broken.jpg" in output and "5 images" in output
 
 
-def test_all_files_corrupt_stops(tmp_path, capsys):
+def test_all_files_corrupt_stops(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     for index in range(3):
         (data / f"{index}.png").write_bytes(b"garbage")
-    assert_one_line_error(run_main(parse_and_train, "--data", str(data), "--out", str(tmp_path / "run"), capsys=capsys),
+    assert_one_line_error(run_main(parse_and_train, "--data", str(data), "--out", str(tmp_path / "run")),
                           str(data), "could be read")
 
 
-def test_image_size_must_be_a_power_of_two(image_folder, tmp_path, capsys):
+def test_image_size_must_be_a_power_of_two(image_folder, tmp_path):
     assert_one_line_error(run_main(parse_and_train, "--data", str(image_folder), "--out", str(tmp_path / "run"),
-                                   "--image-size", "48", capsys=capsys), "--image-size", "48")
+                                   "--image-size", "48"), "--image-size", "48")
 
 
-def test_non_empty_out_without_resume_is_refused(image_folder, tmp_path, capsys):
+def test_non_empty_out_without_resume_is_refused(image_folder, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
-    assert_one_line_error(run_main(parse_and_train, "--data", str(image_folder), "--out", str(out), capsys=capsys),
+    assert_one_line_error(run_main(parse_and_train, "--data", str(image_folder), "--out", str(out)),
                           str(out), "--resume")
     assert (out / "precious.txt").read_text() == "keep me"
 
