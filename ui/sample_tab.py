@@ -126,8 +126,7 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
     compare_button.click(handlers.compare_variants, [seed, truncation, count, *sliders], comparison,
                          api_visibility="private", concurrency_id="draw")
     interpolate_button.click(handlers.interpolate, [variant, seed, seed_end, frames, truncation, latent, tuned],
-                             animation,
-                             api_name="interpolate", concurrency_id="gif")
+                             animation, api_name="interpolate", concurrency_id="gif")
     project_inputs = [photo, variant, square, across, down]
     project_outputs = [seen_square, reconstruction, latent, project_note, tuned]
     gr.on([], handlers.project_photo, project_inputs, project_outputs, api_name="project", concurrency_id="project")
