@@ -16,8 +16,9 @@ et al. 2021):
    and the principal directions that truncation and the sliders use (gan_demo/latents.py); only the
    later layers are copied and tuned, so the original is never touched.
 A generator that cannot draw the photo (a dog, a landscape, a collapsed model) puts its pivot far
-from it: `Projection.verdict` says so in plain words. The measured figures are in
-checkpoints/README.md.
+from it: `Projection.verdict` says so in plain words. The networks run in the precision the
+inference functions draw in (`runtime.draw`): the app's bfloat16, where the CPU has it, tunes about
+a quarter faster at the same distance. The measured figures are in checkpoints/README.md.
 """
 
 import copy
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from gan_demo import runtime
 from gan_demo.imaging import ImageError, open_rgb, pil_to_signed, signed_to_pil
 from gan_demo.models import DCGenerator
 
@@ -113,7 +115,7 @@ def find_pivot(generator: DCGenerator, target: torch.Tensor, steps: int, random:
     for step in range(steps):
         # Cosine decay: large steps to cross between basins early, small ones to settle at the end.
         optimizer.param_groups[0]["lr"] = PIVOT_LEARNING_RATE * 0.5 * (1 + math.cos(math.pi * step / steps))
-        loss = pixel_l1(generator(z), target).sum()
+        loss = pixel_l1(runtime.draw(generator, z), target).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward(inputs=[z])  # z only: the caller's generator may have trainable weights
         optimizer.step()
@@ -147,7 +149,7 @@ def tune(generator: DCGenerator, pivot: torch.Tensor, target: torch.Tensor, step
             others = generator.first_features(torch.randn(1, generator.latent_dim, generator=random).to(pivot.device))
             nearby = pivot_features + LOCALITY_FRACTION * (others - pivot_features)  # (1, 8c, 4, 4)
             expected = generator.from_first_features(nearby)
-        drawn = tuned.from_first_features(torch.cat([pivot_features, nearby]))  # (2, 3, S, S)
+        drawn = runtime.draw(tuned.from_first_features, torch.cat([pivot_features, nearby]))  # (2, 3, S, S)
         loss = pixel_l1(drawn[:1], target).sum() + LOCALITY_WEIGHT * pixel_l1(drawn[1:], expected).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -180,8 +182,8 @@ def project(generator: DCGenerator, image: "Image.Image | str", box: Box | None 
         pivot = find_pivot(generator, target, pivot_steps, random, step_done)
         tuned = tune(generator, pivot, target, tuning_steps, random, step_done) if tuning_steps else generator
     with torch.no_grad():
-        pivot_distance = pixel_l1(generator(pivot), target).item()
-        reconstruction = tuned(pivot)  # (1, 3, S, S)
+        pivot_distance = pixel_l1(runtime.draw(generator, pivot), target).item()
+        reconstruction = runtime.draw(tuned, pivot)  # (1, 3, S, S)
         distance = pixel_l1(reconstruction, target).item()
     return Projection(square, signed_to_pil(reconstruction[0]), pivot.squeeze(0).cpu(), tuned, pivot_distance,
                       distance, time.perf_counter() - started)

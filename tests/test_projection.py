@@ -14,7 +14,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from gan_demo import inference, latents
+from gan_demo import inference, latents, runtime
 from gan_demo.imaging import ImageError, signed_to_pil
 from gan_demo.models import DCGenerator
 from gan_demo.projection import centre_box, crop_square, project
@@ -197,3 +197,15 @@ def test_tuned_copies_are_capped_and_stop_counting_once_their_session_drops_them
     del tuned  # what gradio does with the session's state when the page closes or its time runs out
     gc.collect()
     assert copies.claim()
+
+
+def test_projection_in_bf16_comes_as_close_as_in_float32(generator, photo):
+    canvas, box = photo
+    exact = project(generator, canvas, box, pivot_steps=30, tuning_steps=30)
+    runtime.set_drawing_precision("bf16")
+    try:
+        fast = project(generator, canvas, box, pivot_steps=30, tuning_steps=30)
+    finally:
+        runtime.set_drawing_precision("fp32")
+    assert fast.distance != exact.distance  # bf16 was used
+    assert fast.distance < 1.5 * exact.distance and fast.pivot_distance < 1.5 * exact.pivot_distance
