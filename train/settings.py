@@ -36,8 +36,8 @@ CONFIG_BYTES = 1024 * 1024  # far above any config.json a run writes (a few hund
 
 
 def choices(options: tuple[str, ...], older: dict | None = None) -> dict:
-    """Field metadata: the values a str setting may take (its flag's `choices`), and `older`, the
-    value today of each one that a config.json written before the flag took them may hold."""
+    """Field metadata: the values a str setting may take (its flag's `choices`); `older` maps a value
+    that config.json files from before these choices hold to the choice it means today."""
     return {"choices": options, "older": older or {}}
 
 
@@ -68,13 +68,14 @@ class TrainingSettings:
     report_to: str = dataclasses.field(metadata=choices(TRACKERS))
 
     def completed(self) -> Self:
-        """The settings with those that default to others' values filled in (a script's own)."""
+        """These settings with any whose default is another's value filled in (a script's own: a
+        CycleGAN names each domain after its folder)."""
         return self
 
     def to_json(self) -> dict[str, Any]:
         """config.json: every setting, paths as text. (Tokens are never settings, so none can land here.)"""
-        return {field.name: str(value) if isinstance(value := getattr(self, field.name), Path) else value
-                for field in dataclasses.fields(self)}
+        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        return {name: str(value) if isinstance(value, Path) else value for name, value in values.items()}
 
     @classmethod
     def from_json(cls, values: dict[str, Any], defaults: "TrainingSettings", where: Path) -> Self:
