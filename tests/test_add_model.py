@@ -273,6 +273,9 @@ def test_add_model_over_http_then_sample_it_under_its_name_at_the_pinned_commit(
         first_commit = hub.publish(f"{OWNER}/http-dcgan", export_files(first, tmp_path / "first"))
         hub.publish(f"{OWNER}/too-wide", {"config.json": config_bytes(latent_dim=8, conv_dim=4096, image_size=16),
                                           "model.safetensors": b"never downloaded"})
+        hub.publish(f"{OWNER}/deep", {"config.json": b"[" * 30_000 + b"]" * 30_000, "model.safetensors": b"never"})
+        hub.publish(f"{OWNER}/traversal", {"config.json": b"{}", "model.safetensors": b"never"})
+        hub.hostile[f"{OWNER}/traversal"] = Hostility(sha=f"../../../../../../..{tmp_path}/planted")
         env = {**SUBPROCESS_ENV, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf-home"),
                "GAN_DEMO_CHECKPOINTS": str(checkpoints)}
         # gradio_server serves offline; this app must reach the stand-in Hub.
@@ -282,7 +285,7 @@ def test_add_model_over_http_then_sample_it_under_its_name_at_the_pinned_commit(
             name = f"{OWNER}/http-dcgan@{first_commit[:12]}"
             note = client.predict(f"{OWNER}/http-dcgan", "", api_name="/add_model")
             assert note.startswith(f"Added `{name}` (dcgan, ")
-            hub.publish(f"{OWNER}/http-dcgan", export_files(second, tmp_path / "second"))  # a later push
+            second_commit = hub.publish(f"{OWNER}/http-dcgan", export_files(second, tmp_path / "second"))  # a push
 
             grid, sample_note = client.predict(name, 0, 1.0, 1, *(0,) * 6, "", api_name="/sample")
             assert f"added: {OWNER}/http-dcgan @ {first_commit[:12]}" in sample_note
@@ -295,6 +298,14 @@ def test_add_model_over_http_then_sample_it_under_its_name_at_the_pinned_commit(
                 runtime.set_drawing_precision("fp32")
             assert np.abs(served_pixels - expected).max() <= 1
 
+            # The repo's new commit is another model beside the first, named by its commit.
+            note = client.predict(f"{OWNER}/http-dcgan", "main", api_name="/add_model")
+            assert note.startswith(f"Added `{OWNER}/http-dcgan@{second_commit[:12]}` (dcgan, ")
+            with pytest.raises(AppError, match="config.json nests deeper than the 8 levels"):
+                client.predict(f"{OWNER}/deep", "", api_name="/add_model")
+            with pytest.raises(AppError, match="the Hub answered a malformed commit id"):
+                client.predict(f"{OWNER}/traversal", "", api_name="/add_model")
+            assert not (tmp_path / "planted").exists()
             with pytest.raises(AppError, match=f"{OWNER}/absent: no such repo on"):
                 client.predict(f"{OWNER}/absent", "", api_name="/add_model")
             with pytest.raises(AppError, match="conv_dim 4096 is outside what this app serves"):
