@@ -214,9 +214,9 @@ class ModelRegistry:
             raise AddRefused("the Hub is disabled here (GAN_DEMO_OFFLINE or HF_HUB_OFFLINE is set)")
         deadline = hub.Deadline(self.add_limits.seconds)
         try:
+            repo_id = hub.check_repo_id(repo_id)
             commit_id = hub.resolve_commit(repo_id, (revision or "").strip() or None, deadline, token=token,
                                            endpoint=endpoint)
-            repo_id = hub.check_repo_id(repo_id)
         except hub.HubError as error:
             raise AddRefused(str(error)) from None
         name = f"{repo_id}@{commit_id[:12]}"

@@ -93,10 +93,6 @@ def shown(text: str, limit: int = MAX_SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    return shown(text, limit)
-
-
 def check_repo_id(repo_id: str) -> str:
     """`repo_id` stripped, if it is `namespace/name` by the Hub's rules; HubError naming the rule."""
     repo_id = (repo_id or "").strip()
@@ -543,7 +539,7 @@ def translated_errors(repo_id: str, revision: str | None):
         raise HubError(f"{repo_id}: no such repo on {constants.ENDPOINT} "
                        "(or it is private and the token cannot read it)") from None
     except RemoteEntryNotFoundError as error:
-        raise HubError(f"{where}: a file is missing on the Hub ({one_line(str(error))})") from None
+        raise HubError(f"{where}: a file is missing on the Hub ({shown(str(error), 300)})") from None
     except OfflineModeIsEnabled:
         raise HubError("HF_HUB_OFFLINE is set, so the Hub may not be asked; unset it to publish or "
                        "download") from None
@@ -560,6 +556,7 @@ def translated_errors(repo_id: str, revision: str | None):
         if status == 403:
             raise HubError(f"{repo_id}: the token may not write here (403); use a token with write access "
                            "to this namespace") from None
-        raise HubError(f"{where}: the Hub answered {status} ({one_line(error.server_message or str(error))})") from None
+        message = shown(error.server_message or str(error), 300)
+        raise HubError(f"{where}: the Hub answered {status} ({message})") from None
     except ValueError as error:  # the client's own checks: repo id format, model card metadata
-        raise HubError(f"{where}: {one_line(str(error))}") from None
+        raise HubError(f"{where}: {shown(str(error), 300)}") from None
