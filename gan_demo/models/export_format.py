@@ -20,7 +20,6 @@ from typing import Any
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
-from torch.utils.flop_counter import FlopCounterMode
 
 HUB_METADATA = dict(library_name="gan-demo", license="mit")
 FORMAT_VERSION = 2
@@ -184,6 +183,9 @@ def check_sizes(config: dict[str, Any]) -> None:
 def check_cost(model_class: type[torch.nn.Module], config: dict[str, Any]) -> None:
     """The network `config` builds has at most MAX_PARAMETERS parameters and costs at most
     MAX_GIGAFLOPS_PER_IMAGE per image. Built and run on the meta device: shapes only, no memory, no work."""
+    # Imported here: it costs 0.3 s, which every import of the networks would pay, and only a check needs it.
+    from torch.utils.flop_counter import FlopCounterMode
+
     with torch.device("meta"):
         network = model_class(**config)
         parameters = sum(parameter.numel() for parameter in network.parameters())
