@@ -5,10 +5,12 @@ figures of checkpoints/README.md and the projection target still hold."""
 import json
 
 import pytest
+import torch
 
 from gan_demo import catalog, projection
 from gan_demo.inference import load_cyclegan, load_generator
 from tests.conftest import ROOT, run_cli
+from train import bundle
 from train.data import list_images, split_holdout
 
 CHECKPOINTS = ROOT / "checkpoints"
@@ -26,6 +28,22 @@ def test_every_bundled_model_is_a_complete_export_that_loads(entry):
     assert model.image_size == 64
     card = (folder / "README.md").read_text()
     assert card.startswith("---\nlibrary_name: gan-demo") and "## Training settings" in card
+
+
+def test_retraining_some_bundled_models_keeps_the_table_rows_of_the_others(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("before\n<!-- runs:start -->\n| name | command |\n| --- | --- |\n"
+                      "| dcgan-grumpy-basic | `old command` |\n| cyclegan-cats | `old command` |\n"
+                      "<!-- runs:end -->\nafter\n")
+    run = tmp_path / "runs" / "cyclegan-cats"
+    run.mkdir(parents=True)
+    torch.save({"step": 10, "train_seconds": 60.0}, run / "state.pt")
+    (run / "losses.csv").write_text("step,d_a\n10,0.5\n")
+    bundle.write_table(list(bundle.RUNS), tmp_path / "data", tmp_path / "runs", readme)
+    rows = [line for line in readme.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows[0] == "| dcgan-grumpy-basic | `old command` |"  # not retrained: kept as it was
+    assert rows[1].startswith("| cyclegan-cats | `python -m train.cyclegan ") and "| 10 | 1 min |" in rows[1]
+    assert len(rows) == 2 and readme.read_text().startswith("before\n") and readme.read_text().endswith("after\n")
 
 
 def test_the_bundle_fits_the_size_budget():
