@@ -63,8 +63,9 @@ class AppState:
                 model = local_runs.load_export(folder)
             except ModelLoadError:  # caught mid-checkpoint: keep what was offered before
                 continue
+            # A run's CycleGAN directions carry its name: its domains may be named as a bundled model's are.
             self.registry.add(local_runs.RUN_PREFIX + name, kind, model, f"local run: {name}",
-                              label=f"{local_runs.RUN_PREFIX}{name}")
+                              label=f"{local_runs.RUN_PREFIX}{name}", note=f"{local_runs.RUN_PREFIX}{name}")
         return names
 
     def model_choices(self, kind: str) -> list[tuple[str, str]]:

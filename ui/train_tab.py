@@ -37,6 +37,7 @@ from ui.training_publish import PublishRefused, login_available, publish_run, to
 REFRESH_SECONDS = 2.0
 MAX_FOLDER_CHARACTERS = 4096
 MAX_NAME_CHARACTERS = 100
+MAX_DOMAIN_CHARACTERS = 40
 SEED_LIMIT = 2**63 - 1
 KIND_CHOICES = [("DCGAN: one folder of images -> new images like them", "dcgan"),
                 ("CycleGAN: two folders, A and B -> translate between them", "cyclegan")]
@@ -84,11 +85,15 @@ def build(state: AppState, demo: gr.Blocks, allowed: bool) -> TrainTab:
                                 label="images (or zips of images)", elem_id="train-images-a", height=160)
             folder_a = CheckedText(label="or a folder on this machine", max_length=MAX_FOLDER_CHARACTERS,
                                    visible=local, elem_id="train-folder-a")
+            name_a = CheckedText(value="A", label="name of A (e.g. apple)", max_length=MAX_DOMAIN_CHARACTERS,
+                                 visible=False, elem_id="train-name-a")
         with gr.Column(min_width=300, visible=False) as domain_b:
             uploads_b = gr.File(file_count="multiple", file_types=["image", ".zip"], type="filepath",
                                 label="images B (or zips of images)", elem_id="train-images-b", height=160)
             folder_b = CheckedText(label="or a folder B on this machine", max_length=MAX_FOLDER_CHARACTERS,
                                    visible=local, elem_id="train-folder-b")
+            name_b = CheckedText(value="B", label="name of B (e.g. orange)", max_length=MAX_DOMAIN_CHARACTERS,
+                                 elem_id="train-name-b")
     with gr.Accordion("Settings", open=True):
         with gr.Row():
             iters = CheckedNumber(value=DEFAULT_ITERS["dcgan"], minimum=1, maximum=MAX_ITERS, precision=0,
@@ -137,8 +142,8 @@ def build(state: AppState, demo: gr.Blocks, allowed: bool) -> TrainTab:
     publish_note = gr.Markdown(elem_id="train-publish-note")
     timer = gr.Timer(REFRESH_SECONDS, active=False)
 
-    settings = [kind, name, iters, image_size, aug, diffaug, seed]
-    kind.change(handlers.kind_chosen, kind, [domain_b, iters, name], api_visibility="private")
+    settings = [kind, name, iters, image_size, aug, diffaug, seed, name_a, name_b]
+    kind.change(handlers.kind_chosen, kind, [domain_b, name_a, iters, name], api_visibility="private")
     gr.on([field.change for field in settings], handlers.command_preview, settings, command,
           api_visibility="private", trigger_mode="always_last")
     start.click(handlers.start, [*settings, uploads_a, uploads_b, folder_a, folder_b], [note, run, timer],
@@ -150,7 +155,7 @@ def build(state: AppState, demo: gr.Blocks, allowed: bool) -> TrainTab:
                  concurrency_limit=1)
     follow_outputs = [status, gif, losses, output, timer]
     gr.on([run.change, timer.tick], handlers.follow, run, follow_outputs, api_name="train_status",
-          concurrency_id="progress")
+          concurrency_id="progress", show_progress="hidden")
     demo.load(handlers.follow_current, None, [run, timer], api_visibility="private")
     published = publish.click(handlers.publish, [run, repo_name, token], [publish_note, token],
                               api_name="train_publish", concurrency_id="publish", concurrency_limit=1)
@@ -165,15 +170,16 @@ class TrainHandlers:
         self.view = ProgressHandlers(state)  # the Training progress tab's own reading of a run
 
     def kind_chosen(self, kind: str) -> tuple:
-        """Folder B only for a CycleGAN, and the kind's default length and run name."""
-        return gr.Column(visible=kind == "cyclegan"), DEFAULT_ITERS.get(kind, DEFAULT_ITERS["dcgan"]), \
-            f"my-{kind}" if kind in DEFAULT_ITERS else gr.skip()
+        """Folder B and the domains' names only for a CycleGAN, and the kind's default length and run name."""
+        cyclegan = kind == "cyclegan"
+        return gr.Column(visible=cyclegan), gr.Textbox(visible=cyclegan), \
+            DEFAULT_ITERS.get(kind, DEFAULT_ITERS["dcgan"]), f"my-{kind}" if kind in DEFAULT_ITERS else gr.skip()
 
     def command_preview(self, kind: str, name: str | None, iters: float | None, image_size: int, aug: str,
-                        diffaug: bool, seed: float | None) -> str:
+                        diffaug: bool, seed: float | None, name_a: str | None = "A", name_b: str | None = "B") -> str:
         """The command line Start will run, with the preset spelled out."""
         try:
-            plan = plan_of(kind, name or "NAME", iters, image_size, aug, diffaug, seed)
+            plan = plan_of(kind, name or "NAME", iters, image_size, aug, diffaug, seed, name_a, name_b)
             folders = [Path("YOUR-IMAGES")] if kind == "dcgan" else [Path("IMAGES-A"), Path("IMAGES-B")]
             arguments = plan.arguments(Path("runs") / plan.name, folders)
         except (KeyError, TypeError, ValueError):
@@ -181,11 +187,11 @@ class TrainHandlers:
         return f"This runs:\n\n```\npython {shlex.join(arguments)}\n```"
 
     def start(self, kind: str, name: str | None, iters: float | None, image_size: int, aug: str, diffaug: bool,
-              seed: float | None, uploads_a: list[str] | None, uploads_b: list[str] | None, folder_a: str | None,
-              folder_b: str | None) -> tuple:
+              seed: float | None, name_a: str | None, name_b: str | None, uploads_a: list[str] | None,
+              uploads_b: list[str] | None, folder_a: str | None, folder_b: str | None) -> tuple:
         """/train_start: check the settings, screen and store the images, and start the run."""
         try:
-            plan = plan_of(kind, name, iters, image_size, aug, diffaug, seed)
+            plan = plan_of(kind, name, iters, image_size, aug, diffaug, seed, name_a, name_b)
             destinations = self.jobs.prepare(plan)
         except (TrainingRefused, TypeError, ValueError) as error:
             return refused("Cannot start", error), gr.skip(), gr.skip()
@@ -268,11 +274,12 @@ class TrainHandlers:
 
 
 def plan_of(kind: str, name: str | None, iters: float | None, image_size: int, aug: str, diffaug: bool,
-            seed: float | None) -> TrainingPlan:
+            seed: float | None, name_a: str | None, name_b: str | None) -> TrainingPlan:
     """The plan from the fields; TypeError or ValueError for values no field of the page sends."""
     return TrainingPlan(kind=kind, name=(name or "").strip(), iters=int(iters if iters is not None else 0),
                         image_size=int(image_size), aug=aug, diffaug=bool(diffaug),
-                        seed=int(seed if seed is not None else 0))
+                        seed=int(seed if seed is not None else 0), name_a=(name_a or "").strip(),
+                        name_b=(name_b or "").strip())
 
 
 def images_from(uploads: list[str] | None, folder: str | None, destination: Path) -> StoredImages:

@@ -18,6 +18,7 @@ import ctypes
 import importlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -44,13 +45,14 @@ DEFAULT_ITERS = {"dcgan": 400, "cyclegan": 200}
 MAX_ITERS = 5000
 IMAGE_SIZES = (32, 64, 128)
 GIF_FRAMES = 20  # samples per run, whatever its length
-CHECKPOINTS = 4  # besides the one a stop or the end writes
+CHECKPOINTS = 10  # the live view refreshes at each: losses.csv and the GIF are written then
 OUTPUT_LINES = 30
 OUTPUT_LINE_CHARACTERS = 300
 STOPPED_CODES = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # the command's exit after a saved stop
 STOP_AT_EXIT_SECONDS = 30
 JOB_FILE_BYTES = 64 * 1024
 PR_SET_PDEATHSIG = 1
+DOMAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _-]{0,39}")
 
 
 class TrainingRefused(ValueError):
@@ -93,11 +95,14 @@ class TrainingPlan:
     aug: str = "basic"
     diffaug: bool = False
     seed: int = 0
+    name_a: str = "A"  # a CycleGAN's domains, as its menus name the directions ("A -> B")
+    name_b: str = "B"
 
     def arguments(self, out: Path, data: list[Path]) -> list[str]:
         """The command line after `python`: the preset, then this plan's settings."""
         every = max(1, self.iters // GIF_FRAMES)
-        return [*script_and_data(self.kind, data), *preset(self.kind), "--iters", str(self.iters),
+        domains = ["--name-a", self.name_a, "--name-b", self.name_b] if self.kind == "cyclegan" else []
+        return [*script_and_data(self.kind, data), *domains, *preset(self.kind), "--iters", str(self.iters),
                 "--image-size", str(self.image_size), "--aug", self.aug, *(["--diffaug"] if self.diffaug else []),
                 "--seed", str(self.seed), "--sample-every", str(every),
                 "--checkpoint-every", str(max(every, self.iters // CHECKPOINTS)), "--out", str(out)]
@@ -209,6 +214,8 @@ class TrainingJobs:
             if (self.runs_root / plan.name).exists() or (self.data_root / plan.name).exists():
                 raise TrainingRefused(f"a run named {plan.name} exists already: choose another name, or resume "
                                       "or delete that run")
+            if plan.kind == "cyclegan" and not all(DOMAIN_NAME.fullmatch(name) for name in (plan.name_a, plan.name_b)):
+                raise TrainingRefused("a domain's name is 1 to 40 letters, digits, spaces, '_' or '-'")
             if not 1 <= plan.iters <= MAX_ITERS:
                 raise TrainingRefused(f"iterations must be from 1 to {MAX_ITERS}, not {plan.iters}")
             if plan.image_size not in IMAGE_SIZES:
