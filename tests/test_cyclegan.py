@@ -7,7 +7,6 @@ import csv
 import json
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -209,16 +208,18 @@ def domains(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def train(domains: tuple[Path, Path], out: Path, *flags: str, launcher: tuple[str, ...] = ()):
+    """`python -m train.cyclegan` at the tiny sizes: in this process (a new interpreter would spend
+    longer importing torch than the run takes), or under `launcher` in processes of its own."""
     data_a, data_b = domains
-    command = [*launcher, "train.cyclegan", "--data-a", str(data_a), "--data-b", str(data_b), "--out", str(out)]
-    return run_cli(*command, *TINY, *flags)
+    arguments = ["--data-a", str(data_a), "--data-b", str(data_b), "--out", str(out), *TINY, *flags]
+    if not launcher:
+        return run_main(parse_and_train, *arguments)
+    return run_cli(*launcher, "train.cyclegan", *arguments)
 
 
 def train_together(*runs: tuple) -> list:
-    """`train(*arguments)` for each tuple of arguments, all at once: independent runs overlap
-    their start-up (importing torch takes longer than a tiny run)."""
-    with ThreadPoolExecutor(len(runs)) as executor:
-        return list(executor.map(lambda arguments: train(*arguments), runs))
+    """`train(*arguments)` for each tuple of arguments, one after the other (in this process)."""
+    return [train(*arguments) for arguments in runs]
 
 
 def assert_ok(result) -> None:
