@@ -25,7 +25,7 @@ from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from gan_demo import hub, served_models
-from gan_demo.models import DCGenerator
+from gan_demo.models import kind_of
 from train import publish
 from train.errors import UserError, exit_quietly_on_stop_signals, main
 
@@ -80,7 +80,7 @@ def resolve_model(spec: str, token: str) -> served_models.ServedModel:
         export, _ = hub.add_published(repo_id, match["revision"], token=token)
     except hub.HubError as error:
         raise UserError(f"--model {repo_id}: {error}; nothing was deployed") from None
-    kind = "dcgan" if issubclass(export.model_class, DCGenerator) else "cyclegan"
+    kind = kind_of(export.model_class)
     name = (match["name"] or repo_id.split("/")[1]).strip()
     return served_models.ServedModel(repo_id, export.commit_id, name, kind)
 
