@@ -151,7 +151,7 @@ def assert_gallery_whole(page, selector: str) -> None:
 
 def choose(page, dropdown: str, option: str) -> None:
     page.locator(f"{dropdown} input").first.click()
-    page.get_by_role("option", name=option).first.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
 
 
 # -- Sample cats -------------------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def test_every_run_draws_its_own_losses_variants_and_downloads(open_page, app):
                           "#progress-frame [data-testid=block-label]:visible")
     assert labels.count() == 0
     for entry in catalog.ENTRIES:
-        choose(page, "#run", f"{entry.name} ({entry.label})")
+        choose(page, "#run", entry.name)
         terms = loss_terms(checkpoints / entry.name)
         page.wait_for_function(LEGEND_IS, arg=terms)
         strokes = page.evaluate(STROKES_JS)
@@ -467,7 +467,8 @@ def test_phone_brings_the_projected_cat_and_its_sliders_into_view(open_page, app
     page.locator("#project-input input[type=file]").set_input_files(upload)
     page.locator("#project-square img").wait_for()
     page.get_by_role("button", name="Project into the latent space").click()
-    page.locator("#project-reconstruction img").wait_for()
-    page.wait_for_function("() => { const box = document.querySelector('#samples').getBoundingClientRect();"
-                           " return box.top > -5 && box.top < 200; }")
+    # Once projected, the page scrolls to the grid, so the reconstruction is out of view (and loads lazily).
+    page.locator("#project-reconstruction img").wait_for(state="attached")
+    page.wait_for_function("() => { const box = document.querySelector('#samples img').getBoundingClientRect();"
+                           " return box.top > -40 && box.bottom < window.innerHeight + 40; }")  # the cat in view
     page.screenshot(path=app[2] / "your-cat-phone.png")

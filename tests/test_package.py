@@ -82,7 +82,7 @@ def pinned_distributions() -> set[str]:
 
 
 def test_every_imported_package_is_pinned():
-    own = {"gan_demo", "train", "benchmarks", "tests", "app"}
+    own = {"gan_demo", "train", "ui", "benchmarks", "tests", "app"}
     sources = [ROOT / "app.py", *(path for folder in own for path in (ROOT / folder).rglob("*.py"))]
     imported = set().union(*(imported_names(path.read_text()) for path in sources)) - own - set(sys.stdlib_module_names)
     distributions = packages_distributions()

@@ -46,11 +46,10 @@ def build(state: AppState, demo: gr.Blocks) -> ProgressTab:
     run_menu = handlers.run_choices()
     gr.Markdown(PROGRESS_EXPLANATION)
     with gr.Row():
-        with gr.Column(min_width=300):
-            with gr.Row():
-                run = gr.Dropdown(run_menu, value=run_menu[0][1] if run_menu else None, label="run",
-                                  allow_custom_value=True, elem_id="run", scale=4, min_width=260)
-                refresh_runs = gr.Button("Refresh runs", size="sm", scale=1, min_width=90, elem_id="refresh-runs")
+        with gr.Column(min_width=300):  # the button under the menu, so a long run name has the whole width
+            run = gr.Dropdown(run_menu, value=run_menu[0][1] if run_menu else None, label="run",
+                              allow_custom_value=True, elem_id="run")
+            refresh_runs = gr.Button("Refresh runs", size="sm", elem_id="refresh-runs")
         with gr.Column(min_width=300):
             # Built with the largest iteration a run may reach: API calls are checked against it,
             # and a local run keeps growing; the page fits the slider to the shown run on load.
@@ -190,9 +189,9 @@ class ProgressHandlers:
                              value=steps[-1], label="iteration", elem_id="iteration")
 
     def run_choices(self) -> list[tuple[str, str]]:
-        """The runs in the menu: the models with progress (one whose progress cannot be read stays,
-        named unavailable: choosing it says why), then the local runs by folder name."""
-        bundled = [(f"{resolved.name} ({resolved.label})" if self.progress_or_reason(resolved)[0]
+        """The runs in the menu by name, short enough for a phone: the models with progress (one whose
+        progress cannot be read stays, named unavailable: choosing it says why), then the local runs."""
+        bundled = [(resolved.name if self.progress_or_reason(resolved)[0]
                     else f"{resolved.name} (progress unavailable)", resolved.name)
                    for resolved in self.state.available(with_progress=True)]
         return bundled + [(f"{name} (local run)", local_runs.RUN_PREFIX + name) for name in self.state.sync_runs()]
