@@ -160,12 +160,12 @@ def test_a_projected_photo_becomes_the_subject_of_sample_and_interpolate(client,
 
     # This session's /sample draws the latent through the copy tuned to the photo.
     edited, edited_note = client.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, latent_json, api_name="/sample")
-    assert edited_note.startswith("Your latent, drawn by your photo's copy of the model")
+    assert edited_note.startswith("Your latent, by its tuned copy")
     assert np.abs(pixels(edited) - pixels(reconstruction)).max() <= 2  # the latent's JSON keeps 5 digits
     # Another visitor with the same latent gets the model itself: the tuned copy stays in its session.
     stranger = Client(url, verbose=False, download_files=str(tmp_path / "stranger"))
     plain, plain_note = stranger.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, latent_json, api_name="/sample")
-    assert plain_note.startswith("Your latent, drawn by the model itself")
+    assert plain_note.startswith("Your latent, by the model itself")
     assert np.abs(pixels(plain) - pixels(reconstruction)).mean() > 2
     moved, _ = client.predict("dcgan-grumpy-basic", 0, 1.0, 4, 3, *(0,) * 5, latent_json, api_name="/sample")
     assert np.abs(pixels(moved) - pixels(reconstruction)).mean() > 2

@@ -172,9 +172,10 @@ class SampleHandlers:
         if latent is not None:
             generator = drawing_generator(resolved, latent_text, tuned)
             image = inference.sample(generator, latent, truncation, direction_weights)[0]
-            whose = "your photo's copy of the model" if generator is not resolved.model else "the model itself"
-            return image, (f"Your latent, drawn by {whose} (the seed and number of samples wait until it is "
-                           f"cleared). {source_note(resolved)}")
+            whose = "its tuned copy" if generator is not resolved.model else "the model itself"
+            # Short: on a phone a note one line longer made the browser's scroll anchoring move the grid off the
+            # top after Project scrolled to it.
+            return image, f"Your latent, by {whose} (the seeds wait until it is cleared). {source_note(resolved)}"
         seeds = seeds_from(seed, count)
         grid = inference.sample_grid(resolved.model, seeds, truncation, direction_weights, seed_captions=True)
         return grid, f"Seeds {seeds[0]} to {seeds[-1]}, each under its cat. {source_note(resolved)}"
