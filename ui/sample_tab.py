@@ -103,12 +103,12 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
         compare_button = gr.Button("Compare variants")
         comparison = gr.Gallery(label="variants", columns=2, height="auto", object_fit="contain", format="png",
                                 elem_classes=["pixelated"], elem_id="comparison", preview=False)
-    with gr.Accordion("Interpolate between two seeds (spherical)", open=True):
+    with gr.Accordion("Interpolate from the seed (or your latent) to another seed (spherical)", open=True):
         with gr.Row():
             seed_end = CheckedNumber(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="to seed")
             frames = CheckedSlider(4, 48, value=24, step=1, label="frames")
             interpolate_button = gr.Button("Make GIF", elem_id="make-gif")
-        animation = gr.Image(label="interpolation from the seed above", elem_classes=["pixelated"],
+        animation = gr.Image(label="interpolation from the seed or your latent above", elem_classes=["pixelated"],
                              interactive=False, height=256, elem_id="interpolation")
 
     # /sample is an API-only event (no trigger) whose refusals are errors; the page runs the same handler
