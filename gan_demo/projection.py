@@ -41,7 +41,7 @@ TUNING_STEPS = 150
 TUNING_LEARNING_RATE = 1e-3  # Adam's step size for the copy's weights
 LOCALITY_WEIGHT = 0.5  # the regulariser's share of the tuning loss
 LOCALITY_FRACTION = 0.5  # how far from the pivot towards a random latent the regulariser looks
-FAR_PIVOT_DISTANCE = 0.3  # a pivot further than this: the model draws nothing like the photo (checkpoints/README.md)
+FAR_PIVOT_DISTANCE = 0.26  # a pivot further than this: the model draws nothing like the photo (checkpoints/README.md)
 MIN_SQUARE_SIDE = 8  # a smaller crop has too few pixels to say anything about a cat
 
 Box = tuple[int, int, int]  # (left, top, side) in pixels of the photo as uploaded (after EXIF rotation)
