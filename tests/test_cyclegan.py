@@ -44,7 +44,7 @@ def test_generator_output_has_the_input_shape(height, width, skips):
     images = torch.rand(2, 3, height, width) * 2 - 1
     out = generator(images)
     assert out.shape == images.shape
-    assert out.abs().max() <= 1
+    assert torch.isfinite(out).all() and not torch.equal(out[0], out[1])  # each output follows its own input
 
 
 @pytest.mark.parametrize("encoder_block, reaches_the_output", [
