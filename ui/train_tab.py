@@ -154,8 +154,12 @@ def build(state: AppState, demo: gr.Blocks, allowed: bool) -> TrainTab:
     delete.click(handlers.delete, run, [note, run], api_name="train_delete", concurrency_id="train",
                  concurrency_limit=1)
     follow_outputs = [status, gif, losses, output, timer]
-    gr.on([run.change, timer.tick], handlers.follow, run, follow_outputs, api_name="train_status",
-          concurrency_id="progress", show_progress="hidden")
+    timer.tick(handlers.follow, run, follow_outputs, api_name="train_status", concurrency_id="progress",
+               show_progress="hidden")
+    # The colours with the first curves of a run (a tick sends data only: a plot re-drawn whole while its tab
+    # is hidden fails in the browser), as the Training progress tab sends them.
+    run.change(handlers.follow, run, follow_outputs, api_visibility="private", show_progress="hidden").then(
+        handlers.plot_colours, run, losses, api_visibility="private", show_progress="hidden")
     demo.load(handlers.follow_current, None, [run, timer], api_visibility="private")
     published = publish.click(handlers.publish, [run, repo_name, token], [publish_note, token],
                               api_name="train_publish", concurrency_id="publish", concurrency_limit=1)
@@ -244,11 +248,17 @@ class TrainHandlers:
             name = local_runs.RUN_PREFIX + status.name
             try:
                 record = self.view.run_progress(name)
-                gif, _, table, _, _ = self.view.show_progress(name, record.steps[-1])
-                losses = gr.LinePlot(value=table, color_map=self.view.plot_colours(name).color_map)
+                gif, _, losses, _, _ = self.view.show_progress(name, record.steps[-1])
             except gr.Error:  # before the run's first sample
                 pass
         return status.markdown(), gif, losses, self.jobs.output(run), gr.Timer(active=live)
+
+    def plot_colours(self, run: str | None) -> gr.LinePlot:
+        """The loss plot's colour map for `run`'s terms (the Training progress tab's), once it has curves."""
+        try:
+            return self.view.plot_colours(local_runs.RUN_PREFIX + (run or ""))
+        except gr.Error:  # no curves yet: the first tick with curves comes back here through the timer
+            return gr.skip()
 
     def publish(self, run: str | None, repo_name: str | None, token: str | None,
                 signed_in: gr.OAuthToken | None = None) -> tuple[str, str]:
