@@ -118,13 +118,13 @@ def test_fid_and_kid_on_stand_in_weights_with_fewer_images_than_the_default_subs
     assert figures["fid"] > 0 and figures["kid"] > 0  # 2 and 3 images, far below the subset of 1000
 
 
-def test_feature_weights_that_are_not_plain_tensors_are_refused_in_one_line(tmp_path, capsys):
+def test_feature_weights_that_are_not_plain_tensors_are_refused_in_one_line(tmp_path):
     """torch-fidelity would unpickle the file as it is; the check loads it as plain tensors first."""
     export, folder = tmp_path / "export", make_images(tmp_path / "images", count=4, seed=0, size=(16, 16))
     DCGenerator(latent_dim=8, conv_dim=4, image_size=16).save_pretrained(export)
     weights = tmp_path / "weights.pth"
     torch.save({"network": nn.Linear(2, 2)}, weights)  # a pickled module, not a state dict
     result = run_main(parse_and_run, "--dcgan", str(export), "--data", str(folder), "--kid", "--samples", "4",
-                      "--feature-weights", str(weights), capsys=capsys)
+                      "--feature-weights", str(weights))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--feature-weights" in result.stderr and "not a file of plain tensors" in result.stderr
