@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from gan_demo import runs as local_runs
 from ui.components import CheckedNumber, CheckedText
@@ -154,11 +155,10 @@ def build(state: AppState, demo: gr.Blocks, allowed: bool) -> TrainTab:
     delete.click(handlers.delete, run, [note, run], api_name="train_delete", concurrency_id="train",
                  concurrency_limit=1)
     follow_outputs = [status, gif, losses, output, timer]
-    timer.tick(handlers.follow, run, follow_outputs, api_name="train_status", concurrency_id="progress",
-               show_progress="hidden")
-    # The colours with the first curves of a run (a tick sends data only: a plot re-drawn whole while its tab
-    # is hidden fails in the browser), as the Training progress tab sends them.
-    run.change(handlers.follow, run, follow_outputs, api_visibility="private", show_progress="hidden").then(
+    # The curves' colours follow their data, as in the Training progress tab: gradio 6.31's plot builds its
+    # colour scale from the data it holds only when the colour map changes.
+    gr.on([run.change, timer.tick], handlers.follow, run, follow_outputs, api_name="train_status",
+          concurrency_id="progress", show_progress="hidden").then(
         handlers.plot_colours, run, losses, api_visibility="private", show_progress="hidden")
     demo.load(handlers.follow_current, None, [run, timer], api_visibility="private")
     published = publish.click(handlers.publish, [run, repo_name, token], [publish_note, token],
@@ -243,7 +243,8 @@ class TrainHandlers:
         on while it trains)."""
         status = self.jobs.status(run)
         live = status.state in ("starting", "training", "stopping")
-        gif, losses = None, None
+        # No curves yet: an empty table, not None, which makes gradio 6.31's plot fail in the browser.
+        gif, losses = None, pd.DataFrame({"iteration": [], "loss": [], "term": []})
         if status.state != "none":
             name = local_runs.RUN_PREFIX + status.name
             try:
@@ -254,10 +255,10 @@ class TrainHandlers:
         return status.markdown(), gif, losses, self.jobs.output(run), gr.Timer(active=live)
 
     def plot_colours(self, run: str | None) -> gr.LinePlot:
-        """The loss plot's colour map for `run`'s terms (the Training progress tab's), once it has curves."""
+        """The loss plot's colour map for `run`'s terms (the Training progress tab's), sent after the data."""
         try:
             return self.view.plot_colours(local_runs.RUN_PREFIX + (run or ""))
-        except gr.Error:  # no curves yet: the first tick with curves comes back here through the timer
+        except gr.Error:  # no curves yet
             return gr.skip()
 
     def publish(self, run: str | None, repo_name: str | None, token: str | None,
