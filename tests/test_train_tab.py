@@ -274,3 +274,15 @@ def test_without_the_flag_the_tab_says_how_to_train_elsewhere(tmp_path, monkeypa
     assert markdown_of(demo, "train-off") is None
     assert any(getattr(block, "elem_id", None) == "train-start" for block in demo.blocks.values())
     assert not (tmp_path / "runs").exists()  # building the tab writes nothing
+
+
+def test_no_sign_in_button_where_gradios_login_would_stop_the_app(monkeypatch):
+    """gradio's LoginButton needs its `oauth` extra at launch, and the Hub's answer locally: without them the
+    tab offers the pasted token only, and the app starts."""
+    from ui import training_publish
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(training_publish.importlib.util, "find_spec", lambda name: None)
+    assert not training_publish.login_available()
+    monkeypatch.setenv("SPACE_ID", "someone/gan-demo")
+    assert not training_publish.login_available()

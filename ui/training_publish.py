@@ -6,6 +6,7 @@ a Space that is OAuth; run locally, gradio's login button stands in with this ma
 the call that uses it: it is never stored, logged, written or sent back, and a Hub message that
 quotes it is redacted."""
 
+import importlib.util
 import os
 
 from huggingface_hub import HfApi, get_token
@@ -28,6 +29,8 @@ def login_available() -> bool:
     """Whether the "Sign in with Hugging Face" button can work here: on a Space with OAuth enabled
     (`hf_oauth: true` in its README), or locally, serving this machine alone, with a local login the
     Hub accepts (gradio's local stand-in for OAuth asks the Hub who it is when the app starts)."""
+    if not oauth_installed():
+        return False
     if on_a_space():
         return "OAUTH_CLIENT_ID" in os.environ
     if not local_folders_allowed() or not catalog.hub_allowed() or not get_token():
@@ -39,6 +42,13 @@ def login_available() -> bool:
         return HfApi().whoami().get("type") == "user"
     except Exception:  # noqa: BLE001 (any failure of the Hub or the login means no button, never no app)
         return False
+
+
+def oauth_installed() -> bool:
+    """Whether gradio's login can start here (its `oauth` extra: itsdangerous for the session cookie, authlib
+    for a Space's real OAuth); without it a LoginButton stops the app at launch."""
+    names = ("itsdangerous", "authlib") if on_a_space() else ("itsdangerous",)
+    return all(importlib.util.find_spec(name) is not None for name in names)
 
 
 def token_for(pasted: str | None, signed_in_token: str | None) -> str:
