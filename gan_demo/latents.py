@@ -43,9 +43,11 @@ def slerp(start: torch.Tensor, end: torch.Tensor, fractions: torch.Tensor) -> to
     """Spherical interpolation between two latents (latent_dim,) at `fractions` (T,) in [0, 1]
     -> (T, latent_dim). Gaussian latents live near a sphere; a straight line would cut through
     its low-density inside and give washed-out frames mid-way."""
+    fractions = fractions.reshape(-1, 1)
+    if min(start.norm(), end.norm()) < 1e-6:  # a zero latent has no direction to turn from: a straight line
+        return start + fractions * (end - start)
     cos_angle = torch.dot(start / start.norm(), end / end.norm()).clamp(-1.0, 1.0)
     angle = torch.arccos(cos_angle)
-    fractions = fractions.reshape(-1, 1)
     if angle.abs() < 1e-4:  # (nearly) parallel: fall back to a straight line
         return start + fractions * (end - start)
     return (torch.sin((1 - fractions) * angle) * start + torch.sin(fractions * angle) * end) / torch.sin(angle)

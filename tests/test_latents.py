@@ -68,6 +68,19 @@ def edits_stay_among_samples(generator: DCGenerator, bank_size: int, in_pixels: 
             assert distance <= 1.25 and kept >= 0.6, f"direction {index + 1} at {end:+}: {distance:.2f}, {kept:.2f}"
 
 
+def test_a_path_from_the_zero_latent_is_a_straight_line_not_nan():
+    end = torch.randn(8, generator=torch.Generator().manual_seed(0))
+    path = latents.interpolation_path(torch.zeros(8), end, 5)
+    assert torch.isfinite(path).all() and torch.allclose(path[2], end / 2) and torch.equal(path[-1], end)
+
+
+def test_a_gif_from_the_zero_latent_moves_and_is_not_black(generator):
+    frames = inference.interpolation_frames(generator, torch.zeros(generator.latent_dim), 3, 5)
+    pixels = [list(frame.getdata()) for frame in frames]
+    assert pixels[-1] == list(inference.sample(generator, [3])[0].getdata())  # it ends at seed 3's cat
+    assert pixels[0] != pixels[-1]  # not every frame the same black one (a NaN path)
+
+
 def test_truncation_shrinks_variety_step_by_step_and_gives_the_average_cat_at_0(generator):
     spreads = [variety(inference.draw(generator, range(32), truncation)) for truncation in TRUNCATIONS]
     assert all(later < earlier for earlier, later in zip(spreads, spreads[1:], strict=False)), spreads
