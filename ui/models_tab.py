@@ -27,7 +27,7 @@ class ModelsTab:
 def build(state: AppState) -> ModelsTab:
     """Lay out the tab inside the open Blocks and wire its events."""
     handlers = ModelsHandlers(state)
-    gr.Markdown(SOURCES_EXPLANATION)
+    gr.Markdown("## Where the models come from\n" + SOURCES_EXPLANATION)
     model_sources = gr.Markdown(state.models_markdown(), elem_id="model-sources")
     gr.Markdown("### Add a published gan-demo model")
     with gr.Row():
