@@ -27,6 +27,8 @@ from tests.test_browser import (
 )
 from tests.test_train_tab import TOKEN, answer_whoami
 
+MACHINE_TOKEN = "hf_ThisMachinesOwnLoginToken0123456789"
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
@@ -56,7 +58,9 @@ def app(tmp_path, monkeypatch):
     with StandInHub() as hub:
         env = {**SUBPROCESS_ENV, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf-home"),
                "GAN_DEMO_CHECKPOINTS": str(checkpoints), "OMP_NUM_THREADS": "2"}
-        command = ["env", "-u", "GAN_DEMO_OFFLINE", "-u", "HF_HUB_OFFLINE", "-u", "HF_TOKEN", sys.executable, "app.py",
+        # HF_TOKEN plays this machine's `hf auth login`, which gradio's local login button stands for.
+        env["HF_TOKEN"] = MACHINE_TOKEN
+        command = ["env", "-u", "GAN_DEMO_OFFLINE", "-u", "HF_HUB_OFFLINE", sys.executable, "app.py",
                    "--allow-training", "--runs", str(runs)]
         with gradio_server(command, env, tmp_path, startup_timeout=600) as (url, _):
             yield url, runs, screenshots, hub
@@ -153,6 +157,22 @@ def test_train_stop_resume_sample_and_publish_in_chromium(browser, app, tmp_path
     page.wait_for_function("(commit) => document.querySelector('#model-sources')?.innerText"
                            ".includes('stand-in-user/browser-cats @ ' + commit.slice(0, 12))", arg=commit)
 
+    # Publish again, signed in with the login button (run locally, it stands for this machine's login).
+    page.set_default_timeout(TIMEOUT_MS)
+    open_train_tab(page)
+    with page.expect_navigation():  # the login's redirects, back to the app
+        page.get_by_role("button", name="Sign in with Hugging Face").click()
+    page.locator("#samples img").wait_for()
+    open_train_tab(page)
+    page.get_by_role("button", name="Logout (stand-in-user)").wait_for()
+    page.locator("#train-repo input, #train-repo textarea").first.fill("browser-cats-signed-in")
+    page.get_by_role("button", name="Publish").click()
+    page.wait_for_function("() => /Published|Cannot/.test(document.querySelector('#train-publish-note')?.innerText)")
+    note = page.locator("#train-publish-note").inner_text()
+    assert "Published stand-in-user/browser-cats-signed-in at commit" in note, note
+    assert hub.repos["stand-in-user/browser-cats-signed-in"].branches["main"]
+    assert MACHINE_TOKEN not in page.content()
+
     # The same tab on a phone.
     phone = browser.new_page(viewport=PHONE)
     phone.set_default_timeout(TIMEOUT_MS)
@@ -170,7 +190,6 @@ def test_train_stop_resume_sample_and_publish_in_chromium(browser, app, tmp_path
     page.locator("#train-images-b").wait_for()
     apples = make_images(tmp_path / "apples", count=3, seed=2, tint=(60, 0, 0))
     oranges = make_images(tmp_path / "oranges", count=3, seed=3, tint=(60, 40, 0))
-    page.locator("#train-images-a button[aria-label=Clear]").click()  # the cats of the first run
     page.locator("#train-images-a input[type=file]").set_input_files(sorted(apples.iterdir()))
     page.locator("#train-images-b input[type=file]").set_input_files(sorted(oranges.iterdir()))
     page.locator('#train-images-b td.filename[aria-label="image-002.png"]').wait_for()
