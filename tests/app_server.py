@@ -25,15 +25,17 @@ TINY_SETTINGS = {"sample_every": 100, "iters": 300}
 
 
 def make_tiny_checkpoints(root: Path, leave_out: tuple[str, ...] = ()) -> Path:
-    """Every catalog model except `leave_out`, tiny and seeded, in root/<name>/ as an export."""
+    """Every catalog model except `leave_out`, tiny and seeded, in root/<name>/ as an export, with the
+    bundled models' architectures (pixel norm in the DCGANs, the encoder's skip in the CycleGANs)."""
     for index, entry in enumerate(ENTRIES):
         if entry.name in leave_out:
             continue
         torch.manual_seed(index)  # only to initialise the tiny weights; the app itself never seeds globally
         if entry.kind == "dcgan":
-            model = DCGenerator(latent_dim=16, conv_dim=4, image_size=TINY_IMAGE_SIZE)
+            model = DCGenerator(latent_dim=16, conv_dim=4, image_size=TINY_IMAGE_SIZE, norm="pixel")
         else:
-            model = CycleGAN(domain_a="a", domain_b="b", image_size=TINY_IMAGE_SIZE, conv_dim=4, n_res_blocks=1)
+            model = CycleGAN(domain_a="a", domain_b="b", image_size=TINY_IMAGE_SIZE, conv_dim=4, n_res_blocks=1,
+                             skips="features")
         folder = root / entry.name
         model.save_pretrained(folder)
         write_progress(folder, index)
