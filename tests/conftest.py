@@ -52,3 +52,18 @@ def run_main(parse_and_run, *arguments: str) -> subprocess.CompletedProcess:
         except SystemExit as exit:
             code = exit.code
     return subprocess.CompletedProcess(list(arguments), code, stdout.getvalue(), stderr.getvalue())
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (the system's, through Playwright) for a module's browser tests."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

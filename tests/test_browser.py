@@ -24,12 +24,9 @@ from benchmarks.gradio_server import gradio_server
 from gan_demo import catalog
 from gan_demo.models import DCGenerator
 from tests.app_server import make_tiny_checkpoints, serve_app
-from tests.conftest import ROOT, SUBPROCESS_ENV, make_images
+from tests.conftest import CHROMIUM, ROOT, SUBPROCESS_ENV, make_images
 from tests.hub_server import INITIAL_FILES, StandInHub
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SCREENSHOTS_VARIABLE = "GAN_DEMO_SCREENSHOTS"
 TIMEOUT_MS = 120_000  # generous: the machine may be busy training
 DESKTOP, PHONE = {"width": 1400, "height": 900}, {"width": 390, "height": 844}
@@ -56,15 +53,6 @@ def app(tmp_path_factory) -> tuple[str, Path, Path]:
     screenshots.mkdir(parents=True, exist_ok=True)
     with serve_app(checkpoints, startup_timeout=300) as url:  # a machine busy training starts slowly
         yield url, checkpoints, screenshots
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

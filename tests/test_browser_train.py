@@ -13,11 +13,9 @@ import pytest
 
 from benchmarks.gradio_server import gradio_server
 from tests.app_server import make_tiny_checkpoints
-from tests.conftest import SUBPROCESS_ENV, make_images
+from tests.conftest import CHROMIUM, SUBPROCESS_ENV, make_images
 from tests.hub_server import StandInHub
 from tests.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
     SCREENSHOTS_VARIABLE,
@@ -34,15 +32,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"),
 ]
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
