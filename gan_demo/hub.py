@@ -17,7 +17,7 @@ fails. Every failure is a `HubError` with one line. The token goes to the client
 is never printed, logged or written anywhere.
 
 huggingface_hub is imported at the top, like any dependency: every network class already imports it
-for PyTorchModelHubMixin, so importing this module costs some 10 ms and no new package.
+for PyTorchModelHubMixin, so importing this module adds little (docs/design.md) and no new package.
 """
 
 import contextlib
