@@ -221,6 +221,8 @@ def test_translate_results_beside_the_input_and_refusals_on_the_page(open_page, 
     assert translation["y"] + translation["height"] < DESKTOP["height"]  # on the first screen
     if page.locator("#translate-examples").count():
         assert box(page, "#translate-examples")["y"] > translation["y"] + translation["height"]
+    # Before and after in one slider: both pictures there, the handle moves the boundary between them.
+    page.wait_for_function("() => document.querySelectorAll('#translate-compare img').length === 2")
     page.screenshot(path=app[2] / "translate.png", full_page=True)
 
     corrupt = tmp_path / "broken.png"
@@ -229,7 +231,8 @@ def test_translate_results_beside_the_input_and_refusals_on_the_page(open_page, 
     page.locator("#translate-input input[type=file]").set_input_files(corrupt)
     page.locator("#translate-note").get_by_text("broken.png: corrupt or unreadable image").wait_for()
     page.wait_for_function("() => !document.querySelector('#translation img')"
-                           " && !document.querySelector('#translate-input img')")
+                           " && !document.querySelector('#translate-input img')"
+                           " && !document.querySelector('#translate-compare img')")
     page.screenshot(path=app[2] / "translate-refused.png", full_page=True)
 
     examples = page.locator("#translate-examples tbody tr, #translate-examples button.gallery-item")

@@ -54,6 +54,10 @@ def build(state: AppState) -> TranslateTab:
         cycled = gr.Image(label="cycle reconstruction", format="png", interactive=False, height=300,
                           elem_id="reconstruction", elem_classes=["pixelated"], min_width=260)
     translate_note = gr.Markdown(elem_id="translate-note")
+    with gr.Accordion("Before and after: slide between the input as the model saw it and its translation",
+                      open=True):
+        compare = gr.ImageSlider(show_label=False, type="pil", format="png", max_height=400,
+                                 elem_id="translate-compare", elem_classes=["pixelated"], interactive=False)
     with gr.Accordion("The input as the model saw it", open=False):
         seen = gr.Image(show_label=False, format="png", interactive=False, height=200,
                         elem_id="translate-seen", elem_classes=["pixelated"])
@@ -68,9 +72,10 @@ def build(state: AppState) -> TranslateTab:
     gr.on([], handlers.translate, translate_inputs, [seen, translated, cycled, translate_note], api_name="translate",
           concurrency_id="translate")
     # On the page a refused image leaves the input and the results empty, and its reason in the note.
-    page_translate = dict(fn=on_page(lambda *values: (gr.skip(), *handlers.translate(*values)), translate_inputs,
-                                     lambda note: (None, None, None, None, note)),
-                          inputs=translate_inputs, outputs=[source_image, seen, translated, cycled, translate_note],
+    page_translate = dict(fn=on_page(handlers.translate_on_page, translate_inputs,
+                                     lambda note: (None, None, None, None, note, None)),
+                          inputs=translate_inputs,
+                          outputs=[source_image, seen, translated, cycled, translate_note, compare],
                           preprocess=False, api_visibility="private", trigger_mode="always_last",
                           concurrency_id="translate")
     gr.on([source_image.input, direction.input, resolution.input], **page_translate)
@@ -105,6 +110,13 @@ class TranslateHandlers:
         size = f"{result.input.width}x{result.input.height}"
         note = f"{direction} at {size} px. Model `{resolved.name}` ({resolved.source})"
         return result.input, result.translation, result.reconstruction, note
+
+
+    def translate_on_page(self, *values: "Image.Image | str | None") -> tuple:
+        """`translate` as the page shows it: the input left as it is, and the before | after slider."""
+        seen, translation, reconstruction, note = self.translate(*values)
+        before_after = (seen, translation) if translation is not None else None
+        return gr.skip(), seen, translation, reconstruction, note, before_after
 
 
 def translation_examples(state: AppState) -> list[list[str]]:
