@@ -187,8 +187,9 @@ def test_invalid_seed_keeps_the_grid_and_says_why(open_page):
     page.locator("#sample-note").get_by_text("Seeds 7 to 22").wait_for()
 
 
-def test_compare_variants_shows_every_dcgan(open_page):
-    page = open_page(DESKTOP)
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_compare_variants_shows_every_dcgan(open_page, viewport):
+    page = open_page(viewport)
     page.get_by_text("Compare variants: the same seeds and sliders").click()
     page.get_by_role("button", name="Compare variants", exact=True).click()
     page.locator("#comparison img").first.wait_for()
@@ -423,12 +424,34 @@ def test_bring_your_own_cat_model_and_run_in_chromium(browser, tmp_path):
                 training.wait()
             page.close()
 
+            # The same on a phone: the Models tab behind "More tabs", an invalid repo id told in the
+            # project's own words, the local run saying why it has no variants, and its export in the menu.
+            phone = browser.new_page(viewport=PHONE)
+            phone.set_default_timeout(TIMEOUT_MS * 5)
+            phone.goto(url)
+            phone.locator("#samples img").wait_for()
+            open_tab(phone, "Models")
+            phone.locator("#add-repo textarea, #add-repo input").first.fill("not a repo id!")
+            phone.get_by_role("button", name="Add model").click()
+            phone.locator(".toast-body", has_text="is not a Hub repo id").first.wait_for()
+            assert "@main" not in phone.locator(".toast-body").first.inner_text()
+            phone.screenshot(path=screenshots / "add-model-refused-phone.png", full_page=True)
+            open_tab(phone, "Training progress")
+            phone.locator("#run input").first.click()
+            phone.get_by_role("option", name="live (local run)").click()
+            phone.locator("#variants-note").get_by_text("none to show").wait_for()
+            open_tab(phone, "Sample cats")
+            phone.locator("#variant input").first.click()
+            phone.get_by_role("option", name="run:live").wait_for()
+            phone.close()
+
 
 # -- Your cat: refusals, the crop box, and where the result is ---------------------------------------
 
 
-def test_your_cat_refuses_a_non_image_once_and_clears_the_old_result(open_page, app, upload, tmp_path):
-    page = open_page(DESKTOP)
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_your_cat_refuses_a_non_image_once_and_clears_the_old_result(open_page, app, upload, tmp_path, viewport):
+    page = open_page(viewport)
     page.get_by_text("Your cat: project a photo").click()
     page.locator("#project-input input[type=file]").set_input_files(upload)
     page.locator("#project-square img").wait_for()
@@ -449,7 +472,7 @@ def test_your_cat_refuses_a_non_image_once_and_clears_the_old_result(open_page, 
                            " && !document.querySelector('#project-square img')")
     page.wait_for_timeout(500)
     assert page.locator(".toast-body:visible").count() == 0  # told once, on the page, not in a toast as well
-    page.screenshot(path=app[2] / "your-cat-refused.png", full_page=True)
+    page.screenshot(path=app[2] / f"your-cat-refused-{viewport['width']}.png", full_page=True)
 
 
 def test_phone_brings_the_projected_cat_and_its_sliders_into_view(open_page, app, upload):
