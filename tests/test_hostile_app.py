@@ -503,3 +503,17 @@ def test_a_cyclegan_is_not_sampled_nor_a_dcgan_translated(server):
     for latent in ("[" * 5000 + "]" * 5000, json.dumps([10**400] * 16), json.dumps([[0.0] * 16])):
         message = server.refusal("sample", *SAMPLE_DEFAULTS[:-1], latent)
         assert len(message) < 300
+
+
+def test_an_unchanged_source_is_copied_once_and_a_changed_one_again(tmp_path):
+    served = ServedFiles()
+    source = tmp_path / "losses.csv"
+    source.write_text("step,g\n1,0.5\n")
+    first = served.copy_of(source)
+    assert served.copy_of(source) == first
+    source.write_text("step,g\n1,0.5\n2,0.4\n")  # a new version (size and times) is read anew
+    assert served.copy_of(source).read_text().endswith("2,0.4\n")
+    source.unlink()
+    os.mkfifo(source)  # replaced by a FIFO: a new version, refused without blocking
+    with pytest.raises(FileRefused):
+        served.copy_of(source)

@@ -59,7 +59,8 @@ def build_demo(runs_folder: "str | Path | None" = None, state: AppState | None =
             train = train_tab.build(state, demo, allow_training)
 
         def refresh_menus(run: str | None) -> tuple:
-            """Every menu and the sources table as they are now (new runs, run exports, added models)."""
+            """Every menu and the sources table as they are now (new runs, run exports, added models);
+            listing the runs registers their newest exports, once, for the other menus too."""
             return (gr.update(choices=progress_tab.ProgressHandlers(state).run_choices(), value=run),
                     gr.update(choices=state.model_choices("dcgan")), gr.update(choices=state.direction_choices()),
                     state.models_markdown())

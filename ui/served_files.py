@@ -13,12 +13,14 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from gan_demo import files
 
 MAX_HANDED_OUT_BYTES = 64 * 1024 * 1024  # a progress GIF or loss CSV larger than this is not offered
 MAX_AGE_SECONDS = 3600  # Gradio has its own copy by then
+MAX_REMEMBERED_COPIES = 64  # sources whose latest copy is known without reading them again
 
 
 class FileRefused(OSError):
@@ -32,16 +34,30 @@ class ServedFiles:
         self.folder = Path(tempfile.mkdtemp(prefix="gan-demo-served-"))
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._copies: OrderedDict[tuple, Path] = OrderedDict()  # (source, its version) -> its copy
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
 
     def copy_of(self, source: Path) -> Path:
         """A copy of the regular file `source` in the served folder (read as gan_demo.files reads a
-        stranger's file: no link followed, no FIFO waited on, size checked first); FileRefused otherwise."""
+        stranger's file: no link followed, no FIFO waited on, size checked first); FileRefused otherwise.
+        A source unchanged since its last copy is not read again (scrubbing a run's iterations asks for
+        its GIF on every step)."""
+        key = (str(source), files.version(source))
+        with self._lock:
+            known = self._copies.get(key)
+        if known is not None and known.is_file():
+            os.utime(known)  # handed out again: young again
+            return known
         try:
             data = files.read_regular(source, self.max_bytes)
         except (OSError, ValueError) as error:  # UnreadableFile is a ValueError
             raise FileRefused(f"{source.name}: {files.why_unreadable(error)}") from None
-        return self.write(data, source.name)
+        path = self.write(data, source.name)
+        with self._lock:
+            self._copies[key] = path
+            while len(self._copies) > MAX_REMEMBERED_COPIES:
+                self._copies.popitem(last=False)
+        return path
 
     def write(self, data: bytes, name: str) -> Path:
         """`data` as a served file called `name` (in a folder named by the content's hash), written under a

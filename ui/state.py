@@ -69,14 +69,11 @@ class AppState:
         return names
 
     def model_choices(self, kind: str) -> list[tuple[str, str]]:
-        """(label, name) of every loaded model of `kind`, local runs' newest exports included."""
-        if self.runs_root is not None:
-            self.sync_runs()
+        """(label, name) of every loaded model of `kind`, as the registry holds them (after `sync_runs`,
+        local runs' newest exports included)."""
         return [(entry.label, entry.name) for entry in self.available(kind)]
 
     def direction_choices(self) -> list[str]:
-        if self.runs_root is not None:
-            self.sync_runs()
         return [choice.label for choice in self.registry.translation_choices()]
 
     def models_markdown(self) -> str:
