@@ -39,7 +39,8 @@ def projection_row(generator, photo: Image.Image) -> list[torch.Tensor]:
     after = projection.project(generator, photo)
     print(f"latent only {before.distance:.3f}, pivot {after.pivot_distance:.3f}, tuned {after.distance:.3f}: "
           f"{after.verdict}")
-    edits = [inference.draw(after.generator, after.latent, truncation, weights)[0]
+    edits = [inference.draw(projection.blend(after.generator, generator, truncation), after.latent, truncation,
+                            weights)[0]  # as the Sample tab draws a tuned cat
              for truncation, weights in ((1.0, [2.0]), (1.0, [0.0, -2.0]), (0.5, []))]
     return [pil_to_signed(photo)[0], pil_to_signed(before.reconstruction)[0],
             pil_to_signed(after.reconstruction)[0], *edits]

@@ -30,6 +30,7 @@ from gan_demo.imaging import (
 )
 from gan_demo.latents import feature_space, interpolation_path, move_along, truncate, z_batch, z_from_seed
 from gan_demo.models import CycleGAN, DCGenerator
+from gan_demo.projection import blend
 from gan_demo.render import captioned_grid, gif_bytes
 
 FULL_SIZE_MAX_SIDE = 512
@@ -117,17 +118,28 @@ def compare_variants(generators: Mapping[str, DCGenerator], seeds: Sequence[int]
 
 
 def interpolation_frames(generator: DCGenerator, start: "int | torch.Tensor", end: "int | torch.Tensor",
-                         frames: int = 16, truncation: float = 1.0) -> list[Image.Image]:
-    """`frames` images along the great circle between two latents, each a seed or a latent (latent_dim,)."""
+                         frames: int = 16, truncation: float = 1.0,
+                         end_generator: DCGenerator | None = None) -> list[Image.Image]:
+    """`frames` images along the great circle between two latents, each a seed or a latent (latent_dim,).
+    With `end_generator` (a projected photo's GIF: `generator` is the copy tuned to the photo, the end
+    generator the model), the weights move from one to the other along the way too
+    (`projection.blend`), so the GIF goes from the photo to the model's own cat."""
     ends = [subject if isinstance(subject, torch.Tensor) else z_from_seed(subject, generator.latent_dim)
             for subject in (start, end)]
-    return sample(generator, interpolation_path(*ends, frames), truncation)
+    path = interpolation_path(*ends, frames)  # (frames, latent_dim)
+    if end_generator is None:
+        return sample(generator, path, truncation)
+    fractions = torch.linspace(1.0, 0.0, frames).tolist()  # how much of `generator` each frame keeps
+    return [sample(blend(generator, end_generator, fraction), latent, truncation)[0]
+            for fraction, latent in zip(fractions, path, strict=True)]
 
 
 def interpolation_gif(generator: DCGenerator, start: "int | torch.Tensor", end: "int | torch.Tensor",
-                      frames: int = 16, truncation: float = 1.0, seconds_per_frame: float = 0.12) -> bytes:
+                      frames: int = 16, truncation: float = 1.0, seconds_per_frame: float = 0.12,
+                      end_generator: DCGenerator | None = None) -> bytes:
     """`interpolation_frames` as a looping GIF; the end frame is held a moment."""
-    return gif_bytes(interpolation_frames(generator, start, end, frames, truncation), seconds_per_frame)
+    return gif_bytes(interpolation_frames(generator, start, end, frames, truncation, end_generator),
+                     seconds_per_frame)
 
 
 def open_upload(path: "str | Path", max_bytes: int = MAX_UPLOAD_BYTES) -> Image.Image:

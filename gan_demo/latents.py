@@ -25,6 +25,7 @@ from torch import nn
 from gan_demo.models import DCGenerator
 
 DIRECTION_COUNT = 8  # principal axes computed per model; the app shows the first six
+DIRECTION_RANGE = 3.0  # the sliders' range, in standard deviations: within it edited cats stay the model's cats
 SPACE_SAMPLES = 2000  # latents drawn to estimate the mean and the axes
 
 

@@ -10,11 +10,16 @@ et al. 2021):
    back on the sphere of radius sqrt(latent_dim), where nearly all of N(0, I)'s mass lies, so the
    pivot stays a latent the generator was trained on;
 2. the tuning: a copy of the generator is trained for a few steps to draw the photo itself from the
-   pivot, with PTI's locality regulariser: at latents between the pivot and random ones the copy must
-   keep drawing what the original draws, so that the edits around the pivot still behave like the
-   model's edits. The copy shares the original's first block (frozen), and with it the average cat
-   and the principal directions that truncation and the sliders use (gan_demo/latents.py); only the
-   later layers are copied and tuned, so the original is never touched.
+   pivot and, at the pivot moved along one of the principal directions (each in turn, by up to the
+   sliders' range), the photo changed the way the model's own image of the pivot changes there. So
+   a slider edits *your* cat: it adds what the direction adds (a paler face, a darker mask) and keeps
+   the rest of the photo, rather than pulling the photo towards one of the model's cats. (PTI's own
+   regulariser, which asks the copy to draw the model's images half-way to random latents, did
+   the latter: on a tabby, direction 1 painted the grumpy cat's blaze over it; checkpoints/README.md.)
+   The copy shares the original's first block (frozen), and with it the average cat and the
+   principal directions (gan_demo/latents.py); only the later layers are copied and tuned, so the
+   original is never touched. Away from the photo (truncation, the GIF to another seed) `blend`
+   moves the copy's weights back to the original's, so those images end at the model's own cats.
 A generator that cannot draw the photo (a dog, a landscape, a collapsed model) puts its pivot far
 from it: `Projection.verdict` says so in plain words. The networks run in the precision the
 inference functions draw in (`runtime.draw`): the app's bfloat16, where the CPU has it, tunes about
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from gan_demo import runtime
+from gan_demo import latents, runtime
 from gan_demo.imaging import ImageError, open_rgb, pil_to_signed, signed_to_pil
 from gan_demo.models import DCGenerator
 
@@ -39,8 +44,7 @@ PIVOT_STEPS = 50
 PIVOT_LEARNING_RATE = 1.0  # Adam's first step size for z, decayed to 0 over the steps
 TUNING_STEPS = 150
 TUNING_LEARNING_RATE = 1e-3  # Adam's step size for the copy's weights
-LOCALITY_WEIGHT = 0.5  # the regulariser's share of the tuning loss
-LOCALITY_FRACTION = 0.5  # how far from the pivot towards a random latent the regulariser looks
+EDIT_WEIGHT = 0.5  # the edited photo's share of the tuning loss
 FAR_PIVOT_DISTANCE = 0.26  # a pivot further than this: the model draws nothing like the photo (checkpoints/README.md)
 MIN_SQUARE_SIDE = 8  # a smaller crop has too few pixels to say anything about a cat
 
@@ -137,25 +141,49 @@ def tunable_copy(generator: DCGenerator) -> DCGenerator:
 
 def tune(generator: DCGenerator, pivot: torch.Tensor, target: torch.Tensor, steps: int,
          random: torch.Generator, progress: Callable[[], None]) -> DCGenerator:
-    """Pivotal tuning: a `tunable_copy` of `generator` trained to draw `target` from `pivot`, while
-    drawing what `generator` draws at latents part of the way from the pivot to random ones."""
+    """Pivotal tuning: a `tunable_copy` of `generator` trained to draw `target` from `pivot`, and
+    `target` plus `generator`'s own change at the pivot moved along a principal direction (see the
+    module docstring)."""
     tuned = tunable_copy(generator)
     optimizer = torch.optim.Adam([parameter for parameter in tuned.parameters() if parameter.requires_grad],
                                  lr=TUNING_LEARNING_RATE)
+    space = latents.feature_space(generator)
     with torch.no_grad():
         pivot_features = generator.first_features(pivot)  # (1, 8c, 4, 4)
-    for _ in range(steps):
+        pivot_image = generator.from_first_features(pivot_features)  # (1, 3, S, S)
+    for step in range(steps):
         with torch.no_grad():
-            others = generator.first_features(torch.randn(1, generator.latent_dim, generator=random).to(pivot.device))
-            nearby = pivot_features + LOCALITY_FRACTION * (others - pivot_features)  # (1, 8c, 4, 4)
-            expected = generator.from_first_features(nearby)
-        drawn = runtime.draw(tuned.from_first_features, torch.cat([pivot_features, nearby]))  # (2, 3, S, S)
-        loss = pixel_l1(drawn[:1], target).sum() + LOCALITY_WEIGHT * pixel_l1(drawn[1:], expected).sum()
+            weights = [0.0] * len(space.directions)  # one direction per step, in turn, at a random strength
+            weights[step % len(weights)] = latents.DIRECTION_RANGE * (2 * torch.rand(1, generator=random).item() - 1)
+            edited_features = latents.move_along(pivot_features, space, weights)  # (1, 8c, 4, 4)
+            change = generator.from_first_features(edited_features) - pivot_image  # (1, 3, S, S)
+            edited_target = (target + change).clamp(-1, 1)
+        drawn = runtime.draw(tuned.from_first_features, torch.cat([pivot_features, edited_features]))  # (2, 3, S, S)
+        loss = pixel_l1(drawn[:1], target).sum() + EDIT_WEIGHT * pixel_l1(drawn[1:], edited_target).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         progress()
     return tuned.eval().requires_grad_(False)
+
+
+def blend(tuned: DCGenerator, original: DCGenerator, fraction: float) -> DCGenerator:
+    """A generator whose later layers' weights lie `fraction` of the way from `original`'s to `tuned`'s
+    (`tuned` itself at 1 or more, `original` itself at 0 or less); both share `original`'s first block.
+    Truncation and the GIF to another seed take a tuned cat away from its photo: the weights follow,
+    so truncation 0 gives the model's average cat and the GIF ends at the model's own cat."""
+    if not math.isfinite(fraction):
+        raise ValueError(f"a blend needs a finite fraction, got {fraction}")
+    if fraction >= 1:
+        return tuned
+    if fraction <= 0:
+        return original
+    mixed = copy.deepcopy(original, memo={id(original.stem): original.stem})
+    with torch.no_grad():
+        for mixed_layers, tuned_layers in ((mixed.blocks, tuned.blocks), (mixed.to_rgb, tuned.to_rgb)):
+            for mixed_weight, tuned_weight in zip(mixed_layers.parameters(), tuned_layers.parameters(), strict=True):
+                mixed_weight.lerp_(tuned_weight, fraction)
+    return mixed
 
 
 def project(generator: DCGenerator, image: "Image.Image | str", box: Box | None = None,

@@ -76,8 +76,8 @@ def test_a_path_from_the_zero_latent_is_a_straight_line_not_nan():
 
 def test_a_gif_from_the_zero_latent_moves_and_is_not_black(generator):
     frames = inference.interpolation_frames(generator, torch.zeros(generator.latent_dim), 3, 5)
-    pixels = [list(frame.getdata()) for frame in frames]
-    assert pixels[-1] == list(inference.sample(generator, [3])[0].getdata())  # it ends at seed 3's cat
+    pixels = [list(frame.get_flattened_data()) for frame in frames]
+    assert pixels[-1] == list(inference.sample(generator, [3])[0].get_flattened_data())  # it ends at seed 3's cat
     assert pixels[0] != pixels[-1]  # not every frame the same black one (a NaN path)
 
 

@@ -14,10 +14,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from gan_demo import inference, latents, runtime
+from gan_demo import inference, latents, projection, runtime
 from gan_demo.imaging import ImageError, signed_to_pil
 from gan_demo.models import DCGenerator
-from gan_demo.projection import centre_box, crop_square, project
+from gan_demo.projection import blend, centre_box, crop_square, project
 from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints, serve_app
 from ui.sample_tab import TunedCopies
 
@@ -117,6 +117,49 @@ def test_edits_act_on_the_tuned_copy_about_as_much_as_on_sampled_cats(generator,
     assert change(result.generator, result.latent) >= 0.5 * change(generator, range(16))
 
 
+def test_the_edit_term_makes_an_edit_of_the_tuned_copy_the_photo_plus_the_models_change(generator, monkeypatch):
+    # A black and white checkerboard: far from anything the model draws, so the photo and the model's
+    # images differ most and an edit can land near one or the other.
+    board = Image.fromarray(((np.indices((64, 64)).sum(0) // 8) % 2 * 255).astype(np.uint8)).convert("RGB")
+
+    def miss(tuned: DCGenerator, latent: torch.Tensor) -> float:
+        """How far the copy's edits land from the photo (as the copy draws it) plus the model's change."""
+        distances = []
+        for weights in ([2.0], [0.0, -2.0], [0.0, 0.0, 3.0]):
+            models_change = inference.draw(generator, latent, 1.0, weights) - inference.draw(generator, latent)
+            photo_changed = inference.draw(tuned, latent) + models_change
+            distances.append((inference.draw(tuned, latent, 1.0, weights) - photo_changed).abs().mean().item())
+        return sum(distances) / len(distances)
+
+    with_term = project(generator, board, pivot_steps=30, tuning_steps=120)
+    monkeypatch.setattr(projection, "EDIT_WEIGHT", 0.0)
+    without_term = project(generator, board, pivot_steps=30, tuning_steps=120)
+    assert miss(with_term.generator, with_term.latent) < 0.75 * miss(without_term.generator, without_term.latent)
+
+
+def test_blend_moves_the_later_layers_from_the_original_to_the_tuned_copy(generator, photo):
+    tuned = project(generator, *photo, pivot_steps=5, tuning_steps=20).generator
+    assert blend(tuned, generator, 1.0) is tuned and blend(tuned, generator, 1.5) is tuned
+    assert blend(tuned, generator, 0.0) is generator and blend(tuned, generator, -1.0) is generator
+    half = blend(tuned, generator, 0.25)
+    assert half.stem is generator.stem
+    for name, weight in half.named_parameters():
+        expected = generator.get_parameter(name) + 0.25 * (tuned.get_parameter(name) - generator.get_parameter(name))
+        assert torch.allclose(weight, expected, atol=1e-6), name
+    with pytest.raises(ValueError, match="a blend needs a finite fraction, got nan"):
+        blend(tuned, generator, float("nan"))
+
+
+def test_a_gif_from_a_tuned_cat_starts_at_the_photo_and_ends_at_the_models_own_cat(generator, photo):
+    result = project(generator, *photo, pivot_steps=10, tuning_steps=20)
+    frames = inference.interpolation_frames(result.generator, result.latent, 5, 6, end_generator=generator)
+    tuned_path = inference.interpolation_frames(result.generator, result.latent, 5, 6)
+    models_path = inference.interpolation_frames(generator, result.latent, 5, 6)
+    assert np.array_equal(np.asarray(frames[0]), np.asarray(tuned_path[0]))  # the photo
+    assert np.array_equal(np.asarray(frames[-1]), np.asarray(models_path[-1]))  # the model's cat of seed 5
+    assert not np.array_equal(np.asarray(tuned_path[-1]), np.asarray(models_path[-1]))  # which the copy alone misses
+
+
 def test_projection_runs_under_inference_mode_and_leaves_the_generator_untouched(generator, photo):
     canvas, box = photo
     trainable = DCGenerator(latent_dim=8, conv_dim=8, image_size=SIZE).eval()
@@ -172,12 +215,24 @@ def test_a_projected_photo_becomes_the_subject_of_sample_and_interpolate(client,
     seeds, seeds_note = client.predict("dcgan-grumpy-basic", 0, 1.0, 4, *(0,) * 6, "", api_name="/sample")
     assert seeds_note.startswith("Seeds 0 to 3") and pixels(seeds).shape[0] > TINY_IMAGE_SIZE
 
-    gif = client.predict("dcgan-grumpy-basic", 0, 5, 8, 1.0, latent_json, api_name="/interpolate")
-    with Image.open(gif) as animation:
-        assert animation.n_frames == 8
-        animation.seek(0)
-        first = np.asarray(animation.convert("RGB"), dtype=np.int16)
+    # Truncation 0 gives the model's average cat, for the tuned cat as for every seed.
+    average, _ = client.predict("dcgan-grumpy-basic", 0, 0.0, 4, *(0,) * 6, latent_json, api_name="/sample")
+    models_average, _ = stranger.predict("dcgan-grumpy-basic", 0, 0.0, 4, *(0,) * 6, latent_json, api_name="/sample")
+    assert np.array_equal(pixels(average), pixels(models_average))
+
+    def gif_ends(path: str) -> tuple[np.ndarray, np.ndarray]:
+        with Image.open(path) as animation:
+            assert animation.n_frames == 8
+            first = np.asarray(animation.convert("RGB"), dtype=np.int16)
+            animation.seek(7)
+            return first, np.asarray(animation.convert("RGB"), dtype=np.int16)
+
+    # The GIF goes from the photo to the model's own cat of seed 5 (the stranger's GIF ends there too).
+    first, last = gif_ends(client.predict("dcgan-grumpy-basic", 0, 5, 8, 1.0, latent_json, api_name="/interpolate"))
+    models_first, models_last = gif_ends(stranger.predict("dcgan-grumpy-basic", 0, 5, 8, 1.0, latent_json,
+                                                          api_name="/interpolate"))
     assert np.abs(first - pixels(reconstruction)).mean() < 8  # GIF palette quantisation
+    assert np.abs(last - models_last).mean() < 3 < np.abs(first - models_first).mean()
 
 
 def test_a_latent_that_does_not_fit_is_refused_in_one_line(client):

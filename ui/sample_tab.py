@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
-from gan_demo import catalog, inference, projection
+from gan_demo import catalog, inference, latents, projection
 from gan_demo.imaging import ImageError
 from gan_demo.models import DCGenerator
 from ui.components import CheckedImage, CheckedNumber, CheckedSlider, CheckedText, on_page, refusal
@@ -35,7 +35,9 @@ SAMPLE_EXPLANATION = (
 DIRECTIONS_EXPLANATION = (
     "A latent direction is one along which the generator's first-block features vary most over its samples "
     "(their principal axes, GANSpace), strongest first; each slider moves every cat that many standard "
-    "deviations of the samples along one of them, and within +-3 the cats stay among what the model draws. "
+    f"deviations of the samples along one of them, and within +-{latents.DIRECTION_RANGE:g} the cats stay among "
+    "what the model draws. On your projected cat a slider adds what that direction adds and keeps the rest of "
+    "your photo. "
     "The grid follows while you drag (arrow keys work too).")
 
 
@@ -66,8 +68,8 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
             count = CheckedSlider(1, MAX_SAMPLES, value=MAX_SAMPLES, step=1, label="number of samples")
             with gr.Accordion("Latent directions", open=True):
                 gr.Markdown(DIRECTIONS_EXPLANATION)
-                sliders = [CheckedSlider(-3, 3, value=0, step=0.1, label=f"direction {index + 1}",
-                                         elem_id=f"direction-{index + 1}")
+                sliders = [CheckedSlider(-latents.DIRECTION_RANGE, latents.DIRECTION_RANGE, value=0, step=0.1,
+                                         label=f"direction {index + 1}", elem_id=f"direction-{index + 1}")
                            for index in range(DIRECTION_SLIDERS)]
                 reset = gr.Button("Reset directions", size="sm")
         with gr.Column(scale=2, min_width=300, elem_id="sample-grid-column"):
@@ -170,7 +172,7 @@ class SampleHandlers:
         resolved = self.state.load(variant, "dcgan")
         latent = latent_of(resolved, latent_text)
         if latent is not None:
-            generator = drawing_generator(resolved, latent_text, tuned)
+            generator = drawing_generator(resolved, latent_text, tuned, truncation)
             image = inference.sample(generator, latent, truncation, direction_weights)[0]
             whose = "its tuned copy" if generator is not resolved.model else "the model itself"
             # Short: on a phone a note one line longer made the browser's scroll anchoring move the grid off the
@@ -193,8 +195,9 @@ class SampleHandlers:
         resolved = self.state.load(variant, "dcgan")
         latent = latent_of(resolved, latent_text)
         start = latent if latent is not None else int(seed_start or 0)
-        data = inference.interpolation_gif(drawing_generator(resolved, latent_text, tuned), start, int(seed_end or 0),
-                                           int(frames), truncation)
+        generator = drawing_generator(resolved, latent_text, tuned, truncation)
+        data = inference.interpolation_gif(generator, start, int(seed_end or 0), int(frames), truncation,
+                                           end_generator=resolved.model if generator is not resolved.model else None)
         return str(self.state.served.write(data, "interpolation.gif"))
 
     def project_photo(self, image: Image.Image | None, variant: str, square: float = 100, across: float = 50,
@@ -275,12 +278,13 @@ class TunedCopies:
             self.alive.add(generator)
 
 
-def drawing_generator(resolved: catalog.RegisteredModel, latent_text: str | None,
-                      tuned: TunedCat | None) -> DCGenerator:
-    """The session's tuned copy when the latent is the one its photo was projected to with this model;
-    otherwise (seeds, another model, an edited or pasted latent) the model itself."""
+def drawing_generator(resolved: catalog.RegisteredModel, latent_text: str | None, tuned: TunedCat | None,
+                      truncation: float) -> DCGenerator:
+    """The session's tuned copy when the latent is the one its photo was projected to with this model,
+    its weights pulled towards the model's as far as truncation pulls the features towards the average
+    cat (`projection.blend`); otherwise (seeds, another model, an edited or pasted latent) the model itself."""
     if tuned is not None and tuned.variant == resolved.name and (latent_text or "").strip() == tuned.latent_text:
-        return tuned.generator
+        return projection.blend(tuned.generator, resolved.model, truncation)
     return resolved.model
 
 
