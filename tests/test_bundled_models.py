@@ -65,16 +65,16 @@ def test_quality_figures_on_the_real_data(tmp_path):
     basic = figures["dcgan-grumpy-basic"]
     assert basic["sample_to_nearest_other_sample"] < 0.5 * basic["training_image_to_nearest_other"]
     # The generators have no direct input path (so no round trip "without" it), and the cycle loss
-    # brings held-out round trips back within an L1 of 0.25 both ways (checkpoints/README.md); without
-    # it nothing comes back.
+    # brings held-out round trips back within an L1 of 0.15 both ways (0.099 to 0.146 in
+    # checkpoints/README.md); without it nothing comes back.
     for name in ("cyclegan-cats", "cyclegan-apple2orange"):
         assert "l1_a_to_b_to_a_without_input_path" not in figures[name], name
-        assert figures[name]["l1_a_to_b_to_a"] <= 0.25 and figures[name]["l1_b_to_a_to_b"] <= 0.25, name
+        assert figures[name]["l1_a_to_b_to_a"] <= 0.15 and figures[name]["l1_b_to_a_to_b"] <= 0.15, name
     assert figures["cyclegan-cats-nocycle"]["l1_a_to_b_to_a"] > 0.3
-    # On held-out images, a classifier of real images puts >= 80 % of the translations in the target domain.
+    # On held-out images, a classifier of real images puts >= 95 % of the translations in the target domain.
     for name in ("cyclegan-cats", "cyclegan-apple2orange"):
         assert figures[name]["held_out"]
-        assert figures[name]["a_to_b_classified_b"] >= 0.8 and figures[name]["b_to_a_classified_a"] >= 0.8, name
+        assert figures[name]["a_to_b_classified_b"] >= 0.95 and figures[name]["b_to_a_classified_a"] >= 0.95, name
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from safetensors.torch import load_file
 from gan_demo.models import DCGenerator
 from gan_demo.render import read_gif_frames
 from tests.conftest import ROOT, SUBPROCESS_ENV, make_images, run_main
+from train import run_folder
 from train.data import batch_indices, step_generator
 from train.dcgan import parse_and_train
 
@@ -230,6 +231,17 @@ def test_extending_a_run_labels_every_frame_with_its_real_step_and_appends_the_l
     assert (out / "losses.csv").stat().st_ino == inode
     assert (out / "losses.csv").read_text().startswith(losses_before)
     assert len((out / "losses.csv").read_text().splitlines()) == 21
+
+
+def test_a_long_runs_gif_keeps_evenly_spaced_frames_the_last_included(image_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(run_folder, "MAX_PROGRESS_FRAMES", 4)
+    out = tmp_path / "run"
+    train(image_folder, out, "--iters", "20", "--sample-every", "2", "--checkpoint-every", "100")
+    assert len(list((out / "samples").glob("step-*.png"))) == 10  # every grid is kept in samples/
+    for folder in (out, out / "export"):  # the GIF shows 4 of them: 2, 8, 14, 20
+        assert json.loads((folder / "progress.json").read_text()) == {"frame_steps": [2, 8, 14, 20]}
+        assert len(read_gif_frames(folder / "progress.gif")) == 4
+    assert run_folder.evenly_spaced(list(range(3)), 4) == [0, 1, 2]
 
 
 def launch_two_processes(data: Path, out: Path, *flags: str) -> subprocess.Popen:

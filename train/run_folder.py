@@ -3,6 +3,7 @@
     config.json   resolved config        state.pt       resume state (atomic, weights_only loads)
     samples/      step-000200.png ...    losses.csv     step and every loss term, appended
     progress.gif  labelled sample frames progress.json  {"frame_steps": the real step of every frame}
+                  (at most MAX_PROGRESS_FRAMES of samples/, evenly spaced)
     losses.png    loss curves            logs/          experiment tracker files (--report-to)
     export/       the exported model (config.json, model.safetensors, README.md, progress.gif,
                   progress.json, losses.csv, losses.png), refreshed at every checkpoint and at the end
@@ -44,6 +45,9 @@ from train.plots import plot_losses
 STEP_FILE = re.compile(r"step-(\d+)\.png$")
 LOCK_NAME = ".lock"
 HOLDER_LENGTH = 200  # what is read of another trainer's lock file to name it
+# progress.gif shows at most this many of the sample grids, evenly spaced, the first and the last
+# included: a long run's GIF stays a few MB (under the bundle's 3 MB per file) and quick to rewrite.
+MAX_PROGRESS_FRAMES = 30
 
 
 def write_atomic(path: Path, data: "bytes | str") -> None:
@@ -246,10 +250,12 @@ class RunFolder:
         self._frames[step] = render.label_frame(grid, render.step_label(step))
 
     def write_progress(self, title: str) -> None:
-        """progress.gif from every sample grid so far, progress.json with the step of each frame,
-        and losses.png. Grids come from memory, or from samples/ once for those of before a resume."""
+        """progress.gif from the sample grids so far (at most MAX_PROGRESS_FRAMES of them, evenly
+        spaced), progress.json with the step of each frame, and losses.png. Grids come from memory,
+        or from samples/ once for those of before a resume."""
+        paths = evenly_spaced(self.sample_paths(), MAX_PROGRESS_FRAMES)
         steps = []
-        for path in self.sample_paths():
+        for path in paths:
             step = self.sample_step(path)
             if step not in self._frames:
                 with Image.open(path) as image:
@@ -257,6 +263,7 @@ class RunFolder:
             steps.append(step)
         if steps:
             write_atomic(self.root / "progress.gif", render.gif_bytes([self._frames[step] for step in steps]))
+            self._frames = {step: self._frames[step] for step in steps}  # others are read again if chosen later
             write_atomic(self.root / "progress.json", json.dumps({"frame_steps": steps}) + "\n")
         self.flush_losses()
         if self.losses_path.exists():
@@ -287,3 +294,10 @@ class RunFolder:
             for name in EXPORT_FILES:
                 if (staging / name).exists():
                     os.replace(staging / name, self.export / name)
+
+
+def evenly_spaced(items: list, count: int) -> list:
+    """At most `count` of `items`, evenly spaced, the first and the last always among them."""
+    if len(items) <= count:
+        return items
+    return [items[round(index * (len(items) - 1) / (count - 1))] for index in range(count)]
