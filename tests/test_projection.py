@@ -3,9 +3,11 @@ photo is a generator's own sample for a known latent, pasted into a larger noisy
 pivot has something it can find and the crop box decides whether it finds it; the tuning then
 brings even a square of noise closer, in a copy of the generator that leaves the original alone."""
 
+import copy
 import gc
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from gan_demo.imaging import ImageError, signed_to_pil
 from gan_demo.models import DCGenerator
 from gan_demo.projection import blend, centre_box, crop_square, project
 from tests.app_server import TINY_IMAGE_SIZE, make_tiny_checkpoints, serve_app
-from ui.sample_tab import TunedCopies
+from ui.sample_tab import TunedCat, TunedCopies, drawing_generator
 
 SIZE = 16
 STARTUP_TIMEOUT = 600  # importing gradio and torch takes minutes on a 2-core machine busy with training runs
@@ -158,6 +160,21 @@ def test_a_gif_from_a_tuned_cat_starts_at_the_photo_and_ends_at_the_models_own_c
     assert np.array_equal(np.asarray(frames[0]), np.asarray(tuned_path[0]))  # the photo
     assert np.array_equal(np.asarray(frames[-1]), np.asarray(models_path[-1]))  # the model's cat of seed 5
     assert not np.array_equal(np.asarray(tuned_path[-1]), np.asarray(models_path[-1]))  # which the copy alone misses
+
+
+def test_a_tuned_copy_draws_only_for_the_very_model_it_was_tuned_from(generator, photo):
+    result = project(generator, *photo, pivot_steps=2, tuning_steps=2)
+    latent_json = projection.latent_text(result.latent)
+    tuned = TunedCat("dcgan-x", latent_json, result.generator)
+    loaded = SimpleNamespace(name="dcgan-x", model=generator)
+    assert drawing_generator(loaded, latent_json, tuned, 1.0) is result.generator
+    assert drawing_generator(loaded, latent_json + " ", tuned, 1.0) is result.generator  # typed around: the same
+    assert drawing_generator(loaded, "[1]", tuned, 1.0) is generator  # another latent
+    assert drawing_generator(SimpleNamespace(name="dcgan-y", model=generator), latent_json, tuned, 1.0) is generator
+    # The same name loaded again (a run's export that changed): the copy belongs to the old weights.
+    reloaded = SimpleNamespace(name="dcgan-x", model=copy.deepcopy(generator))
+    assert drawing_generator(reloaded, latent_json, tuned, 1.0) is reloaded.model
+    assert drawing_generator(loaded, latent_json, tuned, 0.0) is generator  # truncation 0: the model itself
 
 
 def test_projection_runs_under_inference_mode_and_leaves_the_generator_untouched(generator, photo):

@@ -282,8 +282,10 @@ def drawing_generator(resolved: catalog.RegisteredModel, latent_text: str | None
                       truncation: float) -> DCGenerator:
     """The session's tuned copy when the latent is the one its photo was projected to with this model,
     its weights pulled towards the model's as far as truncation pulls the features towards the average
-    cat (`projection.blend`); otherwise (seeds, another model, an edited or pasted latent) the model itself."""
-    if tuned is not None and tuned.variant == resolved.name and (latent_text or "").strip() == tuned.latent_text:
+    cat (`projection.blend`); otherwise (seeds, another model, an edited or pasted latent, or the model
+    loaded again since, as a run's export is when it changes) the model itself."""
+    if (tuned is not None and tuned.variant == resolved.name and (latent_text or "").strip() == tuned.latent_text
+            and tuned.generator.stem is resolved.model.stem):  # tuned from this very model
         return projection.blend(tuned.generator, resolved.model, truncation)
     return resolved.model
 
