@@ -22,8 +22,8 @@ et al. 2021):
    moves the copy's weights back to the original's, so those images end at the model's own cats.
 A generator that cannot draw the photo (a dog, a landscape, a collapsed model) puts its pivot far
 from it: `Projection.verdict` says so in plain words. The networks run in the precision the
-inference functions draw in (`runtime.draw`): the app's bfloat16, where the CPU has it, tunes about
-a quarter faster at the same distance. The measured figures are in checkpoints/README.md.
+inference functions draw in (`runtime.draw`): the app's bfloat16, where the CPU has it, tunes faster
+at the same distance. The measured figures are in checkpoints/README.md.
 """
 
 import copy

@@ -44,15 +44,14 @@ SLOWER_D = ["--lr-d", "1e-4"]
 FRUIT = ["-m", "train.cyclegan", "--data-a", "{root}/apple2orange/apple", "--data-b", "{root}/apple2orange/orange",
          "--image-size", "64", "--batch-size", "4", "--disc", "patch", "--diffaug", *SKIPS, *SLOWER_D,
          *HOLDOUT]
-# The CycleGAN reference recipe: learning rates decayed to 0 over the second half; in bf16, about 1.7
-# times as fast on this CPU (docs/performance.md). Its identity loss (half the cycle weight) stays for
-# the cats; with the input joined to the last convolution it held the fruit's translations close to
-# the input (classified 82 / 90 and 79 / 92 against 87 / 90 and 88 / 92 without it), so the fruit
-# trains without.
+# The CycleGAN reference recipe: learning rates decayed to 0 over the second half; in bf16, faster on
+# this CPU (docs/performance.md). Its identity loss (half the cycle weight) stays for the cats; with the
+# input joined to the last convolution it held the fruit's translations close to the input
+# (checkpoints/README.md, "U-Net skip connections"), so the fruit trains without.
 REFERENCE_RECIPE = ["--lambda-cycle", "10", "--lr-decay", "--precision", "bf16"]
 IDENTITY = ["--lambda-identity", "5"]
-# The cats train for 10000 steps; the fruit, about twice as fast per step, for 15000: each about an hour on
-# this 2-core CPU with the two running side by side (checkpoints/README.md has the measured times).
+# The cats train for the 10000 steps the recipe was tuned at; the fruit, faster per step, for 15000, which
+# still shortened its round trips (checkpoints/README.md has the measured times and figures).
 CATS_STEPS = ["--iters", "10000", "--sample-every", "250"]
 FRUIT_STEPS = ["--iters", "15000", "--sample-every", "250"]
 
