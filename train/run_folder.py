@@ -297,7 +297,8 @@ class RunFolder:
 
 
 def evenly_spaced(items: list, count: int) -> list:
-    """At most `count` of `items`, evenly spaced, the first and the last always among them."""
+    """At most `count` (at least 2) of `items`, evenly spaced, the first and the last always among them."""
+    count = max(count, 2)
     if len(items) <= count:
         return items
     return [items[round(index * (len(items) - 1) / (count - 1))] for index in range(count)]
