@@ -35,6 +35,8 @@ DCGAN = ["-m", "train.dcgan", "--data", "{root}/cat/grumpy", "--image-size", "64
 # encoder's 32x32 features join the decoder's, as in the reference U-Net; the input itself does not
 # reach the last convolution, a path by which the generators copied their input instead of translating.
 SKIPS = ["--skips", "features"]
+# Twice the default width for the cats: shorter held-out round trips ("What limits the round trip").
+WIDE = ["--conv-dim", "64"]
 CATS = ["-m", "train.cyclegan", "--data-a", "{root}/cat/russian_blue", "--data-b", "{root}/cat/grumpy",
         "--image-size", "64", "--batch-size", "4", "--disc", "patch", "--aug", "deluxe", "--diffaug", *SKIPS,
         *HOLDOUT]
@@ -45,9 +47,9 @@ FRUIT = ["-m", "train.cyclegan", "--data-a", "{root}/apple2orange/apple", "--dat
          "--image-size", "64", "--batch-size", "4", "--disc", "patch", "--diffaug", *SKIPS, *SLOWER_D,
          *HOLDOUT]
 # The CycleGAN reference recipe: learning rates decayed to 0 over the second half; in bf16, faster on
-# this CPU (docs/performance.md). Its identity loss (half the cycle weight) stays for the cats; with the
-# input joined to the last convolution it held the fruit's translations close to the input
-# (checkpoints/README.md, "U-Net skip connections"), so the fruit trains without.
+# this CPU (docs/performance.md). Its identity loss (half the cycle weight) stays for the cats; on the
+# fruit it shortened the round trips but left more oranges orange (checkpoints/README.md, "What limits
+# the round trip"), so the fruit trains without.
 REFERENCE_RECIPE = ["--lambda-cycle", "10", "--lr-decay", "--precision", "bf16"]
 IDENTITY = ["--lambda-identity", "5"]
 # The cats train for the 10000 steps the recipe was tuned at; the fruit, faster per step, for 15000, which
@@ -60,7 +62,7 @@ RUNS = {
     "dcgan-grumpy-deluxe": DCGAN + ["--aug", "deluxe"],
     "dcgan-grumpy-diffaug": DCGAN + ["--aug", "basic", "--diffaug"],
     "dcgan-grumpy-deluxe-diffaug": DCGAN + ["--aug", "deluxe", "--diffaug"],
-    "cyclegan-cats": CATS + REFERENCE_RECIPE + IDENTITY + SLOWER_D + CATS_STEPS,
+    "cyclegan-cats": CATS + WIDE + REFERENCE_RECIPE + IDENTITY + SLOWER_D + CATS_STEPS,
     "cyclegan-cats-nocycle": CATS + ["--no-cycle", "--iters", "1000", "--sample-every", "100"],
     "cyclegan-apple2orange": FRUIT + REFERENCE_RECIPE + FRUIT_STEPS,
 }
