@@ -464,7 +464,8 @@ def test_your_cat_refuses_a_non_image_once_and_clears_the_old_result(open_page, 
     number.press("Enter")
     wait_for_new_source(page, "#project-square img", before)
     page.get_by_role("button", name="Project into the latent space").click()
-    page.locator("#project-reconstruction img").wait_for()
+    # On a phone the page scrolls to the grid, and the reconstruction, out of view, loads lazily.
+    page.locator("#project-reconstruction img").wait_for(state="attached")
     not_an_image = tmp_path / "notes.png"
     not_an_image.write_text("these are my notes, not a photo")
     page.locator("#project-input input[type=file]").set_input_files(not_an_image)
