@@ -18,6 +18,7 @@ from torch_fidelity import feature_extractor_inceptionv3
 from gan_demo.models import CycleGAN, CycleGenerator, DCGenerator
 from tests.conftest import make_images, run_cli, run_main
 from train.data import list_images, split_holdout
+from train.domain_classifier import train_domain_classifier
 from train.evaluate import parse_and_run, without_input_path
 from train.fidelity import KID_SUBSET_SIZE, inception_distances, kid_subset_size
 
@@ -74,6 +75,24 @@ def test_evaluate_a_cyclegan_on_its_held_out_images(tmp_path, stand_in_inception
     for direction in ("a_to_b", "b_to_a"):
         for key in (f"classifier_kid_{direction}", f"inception_fid_{direction}", f"inception_kid_{direction}"):
             assert torch.isfinite(torch.tensor(figures[key])), key
+
+
+def test_the_domain_classifier_does_not_depend_on_the_callers_thread_count():
+    """Figures in the classifier's features compare models only if the same images give the same
+    classifier; trained on the caller's threads, 1 and 2 threads gave different KIDs for one model."""
+    torch.manual_seed(0)
+    data_a = torch.randint(0, 120, (8, 3, 64, 64), dtype=torch.uint8)
+    data_b = torch.randint(100, 256, (8, 3, 64, 64), dtype=torch.uint8)
+    threads_before = torch.get_num_threads()
+    trained = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            trained.append(train_domain_classifier(data_a, data_b, steps=20, seed=3).state_dict())
+            assert torch.get_num_threads() == threads  # the caller's count is given back
+    finally:
+        torch.set_num_threads(threads_before)
+    assert all(torch.equal(trained[0][name], trained[1][name]) for name in trained[0])
 
 
 def test_evaluate_refuses_what_is_not_a_cyclegan(tmp_path):

@@ -7,6 +7,8 @@ discriminators the generators were trained against.
 Shapes in comments are for 64x64 inputs.
 """
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -50,23 +52,39 @@ def flip_and_shift(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     return images.roll((dy, dx), dims=(-2, -1))
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Run the enclosed torch work on one thread, then give the caller back its thread count. Threads
+    split each convolution's sums differently; over hundreds of optimiser steps those last-bit
+    differences grow into a different classifier, and figures measured in its features would then
+    depend on how many threads the caller had."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_domain_classifier(data_a: torch.Tensor, data_b: torch.Tensor, steps: int = 600, batch_size: int = 16,
                             seed: int = 0) -> DomainClassifier:
     """Train on uint8 (N, 3, S, S) real images of both domains, each batch half a, half b (the
-    domains are balanced whatever their sizes). Returns the classifier in eval mode."""
+    domains are balanced whatever their sizes), on one thread: the same images and seed give the same
+    classifier whatever the caller's thread count. Returns the classifier in eval mode."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     classifier = DomainClassifier()
     optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-3)
     labels = torch.cat([torch.zeros(batch_size), torch.ones(batch_size)])
-    for _ in range(steps):
-        picks_a = torch.randint(0, len(data_a), (batch_size,), generator=generator)
-        picks_b = torch.randint(0, len(data_b), (batch_size,), generator=generator)
-        images = flip_and_shift(basic(torch.cat([data_a[picks_a], data_b[picks_b]])), generator)
-        loss = nn.functional.binary_cross_entropy_with_logits(classifier(images), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    with one_thread():
+        for _ in range(steps):
+            picks_a = torch.randint(0, len(data_a), (batch_size,), generator=generator)
+            picks_b = torch.randint(0, len(data_b), (batch_size,), generator=generator)
+            images = flip_and_shift(basic(torch.cat([data_a[picks_a], data_b[picks_b]])), generator)
+            loss = nn.functional.binary_cross_entropy_with_logits(classifier(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
     return classifier.eval()
 
 

@@ -9,8 +9,9 @@
   the share of translations that a small classifier, trained on the real training images of both
   domains only, puts in the target domain (both ways), the same classifier's accuracy on the held-out
   real images (how far to trust it), KID between the translations and the held-out real images of
-  the target domain in that classifier's features (both ways), and the mean L1 of the round trips
-  a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For generators whose input
+  the target domain in that classifier's features (both ways): each the mean over classifiers trained
+  from CLASSIFIER_SEEDS, with the KIDs' spread (standard deviation) between them. Then the mean L1
+  of the round trips a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For generators whose input
   reaches their last convolution directly (`skips` "features+input"), the round trips again with
   that path cut, since the plain figure then measures a copy of the input as much as a translation.
 - DCGAN memorisation check: the mean distance of 64 samples (seeds 0-63) to their nearest training
@@ -24,6 +25,7 @@
 import argparse
 import copy
 import json
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,11 +37,15 @@ from gan_demo.models import CycleGAN, CycleGenerator, DCGenerator
 from train.augment import basic
 from train.bundle import RUNS
 from train.data import load_image_folder
-from train.domain_classifier import classifier_features, share_classified_as_b, train_domain_classifier
+from train.domain_classifier import (DomainClassifier, classifier_features, share_classified_as_b,
+                                     train_domain_classifier)
 from train.errors import UserError, main
 from train.fidelity import inception_distances, kernel_distance
 
 SAMPLE_SEEDS = list(range(64))
+# One classifier's KIDs move with the seed it was trained from as much as between models; the figures
+# are means over classifiers trained from these seeds, the KIDs' spread between them beside them.
+CLASSIFIER_SEEDS = range(5)
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,19 @@ def round_trips(gen_a2b: torch.nn.Module, gen_b2a: torch.nn.Module, test_a: torc
     return (rec_a - test_a).abs().mean().item(), (rec_b - test_b).abs().mean().item()
 
 
+def classifier_figures(classifier: DomainClassifier, test_a: torch.Tensor, test_b: torch.Tensor,
+                       fake_a: torch.Tensor, fake_b: torch.Tensor) -> dict[str, float]:
+    """One classifier's verdicts on the real held-out images and on the translations of the other domain's."""
+    return {"classifier_accuracy_on_real": 0.5 * (1 - share_classified_as_b(classifier, test_a)
+                                                  + share_classified_as_b(classifier, test_b)),
+            "a_to_b_classified_b": share_classified_as_b(classifier, fake_b),
+            "b_to_a_classified_a": 1 - share_classified_as_b(classifier, fake_a),
+            "classifier_kid_a_to_b": kernel_distance(classifier_features(classifier, fake_b),
+                                                     classifier_features(classifier, test_b)),
+            "classifier_kid_b_to_a": kernel_distance(classifier_features(classifier, fake_a),
+                                                     classifier_features(classifier, test_a))}
+
+
 def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float,
                      inception: InceptionOptions = InceptionOptions()) -> dict:
     """The CycleGAN figures of the module docstring, on the held-out images (all images if holdout is 0)."""
@@ -131,17 +150,13 @@ def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float
     train_b = load_image_folder(data_b, size, "--data-b", holdout=holdout)
     test_a, test_b = (basic(load_image_folder(folder, size, flag, holdout=holdout, part=part))
                       for folder, flag in ((data_a, "--data-a"), (data_b, "--data-b")))
-    classifier = train_domain_classifier(train_a, train_b)
     fake_b, fake_a = translate_all(model.gen_a2b, test_a), translate_all(model.gen_b2a, test_b)
+    judged = [classifier_figures(train_domain_classifier(train_a, train_b, seed=seed), test_a, test_b, fake_a, fake_b)
+              for seed in CLASSIFIER_SEEDS]
     figures = {"images_a": len(test_a), "images_b": len(test_b), "held_out": holdout > 0,
-               "classifier_accuracy_on_real": 0.5 * (1 - share_classified_as_b(classifier, test_a)
-                                                     + share_classified_as_b(classifier, test_b)),
-               "a_to_b_classified_b": share_classified_as_b(classifier, fake_b),
-               "b_to_a_classified_a": 1 - share_classified_as_b(classifier, fake_a),
-               "classifier_kid_a_to_b": kernel_distance(classifier_features(classifier, fake_b),
-                                                        classifier_features(classifier, test_b)),
-               "classifier_kid_b_to_a": kernel_distance(classifier_features(classifier, fake_a),
-                                                        classifier_features(classifier, test_a))}
+               **{key: statistics.fmean(one[key] for one in judged) for key in judged[0]},
+               **{f"{key}_spread": statistics.stdev(one[key] for one in judged)
+                  for key in ("classifier_kid_a_to_b", "classifier_kid_b_to_a")}}
     figures["l1_a_to_b_to_a"], figures["l1_b_to_a_to_b"] = round_trips(model.gen_a2b, model.gen_b2a, test_a, test_b)
     cut_a2b, cut_b2a = without_input_path(model.gen_a2b), without_input_path(model.gen_b2a)
     if cut_a2b is not None:
