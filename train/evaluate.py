@@ -11,9 +11,10 @@
   real images (how far to trust it), KID between the translations and the held-out real images of
   the target domain in that classifier's features (both ways): each the mean over classifiers trained
   from CLASSIFIER_SEEDS, with the KIDs' spread (standard deviation) between them. Then the mean L1
-  of the round trips a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For generators whose input
-  reaches their last convolution directly (`skips` "features+input"), the round trips again with
-  that path cut, since the plain figure then measures a copy of the input as much as a translation.
+  of the round trips a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For
+  generators whose input reaches their last convolution directly (`skips` "features+input"), the
+  round trips again with that path cut, since the plain figure then measures a copy of the input
+  as much as a translation.
 - DCGAN memorisation check: the mean distance of 64 samples (seeds 0-63) to their nearest training
   image, next to the training images' own nearest-neighbour distance (leave-one-out), and the
   samples' distance to each other (small means collapse). Distances are root-mean-square per pixel
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from gan_demo.imaging import signed_to_uint8
 from gan_demo.latents import z_batch
@@ -152,7 +154,7 @@ def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float
                       for folder, flag in ((data_a, "--data-a"), (data_b, "--data-b")))
     fake_b, fake_a = translate_all(model.gen_a2b, test_a), translate_all(model.gen_b2a, test_b)
     judged = [classifier_figures(train_domain_classifier(train_a, train_b, seed=seed), test_a, test_b, fake_a, fake_b)
-              for seed in CLASSIFIER_SEEDS]
+              for seed in tqdm(CLASSIFIER_SEEDS, desc="domain classifiers", leave=False)]
     figures = {"images_a": len(test_a), "images_b": len(test_b), "held_out": holdout > 0,
                **{key: statistics.fmean(one[key] for one in judged) for key in judged[0]},
                **{f"{key}_spread": statistics.stdev(one[key] for one in judged)
