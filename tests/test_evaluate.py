@@ -75,6 +75,8 @@ def test_evaluate_a_cyclegan_on_its_held_out_images(tmp_path, stand_in_inception
     for direction in ("a_to_b", "b_to_a"):
         for key in (f"classifier_kid_{direction}", f"inception_fid_{direction}", f"inception_kid_{direction}"):
             assert torch.isfinite(torch.tensor(figures[key])), key
+        # The classifier KID is a mean over several classifiers, their spread reported beside it.
+        assert figures[f"classifier_kid_{direction}_spread"] >= 0
 
 
 def test_the_domain_classifier_does_not_depend_on_the_callers_thread_count():
