@@ -74,17 +74,45 @@ def test_older_exports_boolean_skips_load_as_the_networks_they_were(tmp_path):
         CycleGenerator(conv_dim=4, skips="input")
 
 
+@pytest.mark.parametrize("first_block_norm, sees_contrast", [("instance", False), ("none", True)])
+def test_only_an_unnormalised_first_block_lets_the_input_contrast_reach_the_output(first_block_norm, sees_contrast):
+    """Instance norm divides out each channel's deviation: a photo at half its contrast gives the
+    same features, so a generator normalised throughout cannot give it back in a round trip."""
+    torch.manual_seed(0)
+    generator = CycleGenerator(conv_dim=4, n_res_blocks=1, skips="features", first_block_norm=first_block_norm).eval()
+    images = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        difference = (generator(images) - generator(0.5 * images)).abs().max()
+    assert bool(difference > 1e-2) is sees_contrast, difference
+
+
+def test_exports_name_the_first_block_norm_and_older_ones_load_normalised(tmp_path):
+    CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16, first_block_norm="none").save_pretrained(tmp_path / "new")
+    config = json.loads((tmp_path / "new" / "config.json").read_text())
+    assert config["first_block_norm"] == "none"
+    assert CycleGAN.from_pretrained(tmp_path / "new", strict=True).gen_a2b.first_block_norm == "none"
+    CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16).save_pretrained(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["first_block_norm"]  # an export from before the option
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    assert CycleGAN.from_pretrained(tmp_path / "old", strict=True).gen_b2a.first_block_norm == "instance"
+    with pytest.raises(ValueError, match="norm must be one of instance, none"):
+        CycleGenerator(conv_dim=4, first_block_norm="batch")
+
+
 def test_generator_refuses_sizes_not_divisible_by_4():
     with pytest.raises(ValueError, match="divisible by 4"):
         CycleGenerator(conv_dim=4)(torch.zeros(1, 3, 18, 16))
 
 
-@pytest.mark.parametrize("kind, skips", [("patch", "none"), ("dc", "none"), ("global+patch", "none"),
-                                         ("patchgan", "none"), ("patch", "features"), ("patch", "features+input")])
-def test_every_parameter_of_both_generators_and_discriminators_gets_a_gradient(kind, skips):
+@pytest.mark.parametrize("kind, skips, first_block_norm", [
+    ("patch", "none", "instance"), ("dc", "none", "instance"), ("global+patch", "none", "instance"),
+    ("patchgan", "none", "instance"), ("patch", "features", "instance"), ("patch", "features+input", "instance"),
+    ("patch", "features", "none")])
+def test_every_parameter_of_both_generators_and_discriminators_gets_a_gradient(kind, skips, first_block_norm):
     torch.manual_seed(0)
     size = 32 if kind == "patchgan" else 16  # the PatchGAN's map needs 32 px to keep a score
-    model = CycleGAN(image_size=size, conv_dim=4, n_res_blocks=1, skips=skips)
+    model = CycleGAN(image_size=size, conv_dim=4, n_res_blocks=1, skips=skips, first_block_norm=first_block_norm)
     disc_a, disc_b = build_discriminator(kind, 4, size), build_discriminator(kind, 4, size)
     real_a, real_b = torch.rand(2, 3, size, size) * 2 - 1, torch.rand(2, 3, size, size) * 2 - 1
     out = model(real_a, real_b, with_identity=True)

@@ -39,7 +39,8 @@ def test_config_json_keeps_one_key_per_flag_as_written_before_the_settings_objec
     settings = cyclegan.parse_args(["--data-a", "a/apple", "--data-b", "b/orange", "--out", "run"])
     assert settings.to_json() == {
         "aug": "basic", "batch_size": 16, "checkpoint_every": 800, "conv_dim": 32, "cpu": False, "data_a": "a/apple",
-        "data_b": "b/orange", "diffaug": False, "disc": "patch", "ema_decay": 0.999, "holdout": 0.0, "image_size": 64,
+        "data_b": "b/orange", "diffaug": False, "disc": "patch", "ema_decay": 0.999, "first_block_norm": "instance",
+        "holdout": 0.0, "image_size": 64,
         "iters": 5000, "lambda_cycle": 10.0, "lambda_identity": 0.0, "lr_d": 2e-4, "lr_decay": False, "lr_g": 2e-4,
         "n_res_blocks": 3, "name_a": "apple", "name_b": "orange", "no_cycle": False, "out": "run", "patch_layers": 3,
         "pool_size": 50, "precision": "fp32", "private": False, "push_to_hub": None, "report_to": "none",
@@ -74,6 +75,14 @@ def test_a_cycle_gan_run_from_before_the_skip_options_resumes_with_its_network(t
     out = saved_run(tmp_path, {**written, "skips": saved})
     resumed = cyclegan.parse_args(["--data-a", "a/apple", "--data-b", "b/orange", "--out", str(out), "--resume"])
     assert resumed.skips == skips
+
+
+def test_a_cycle_gan_run_from_before_first_block_norm_resumes_normalised_whatever_the_flag_says(tmp_path):
+    written = cyclegan.parse_args(["--data-a", "a/apple", "--data-b", "b/orange", "--out", "run"]).to_json()
+    del written["first_block_norm"]
+    resumed = cyclegan.parse_args(["--data-a", "a/apple", "--data-b", "b/orange", "--out",
+                                   str(saved_run(tmp_path, written)), "--resume", "--first-block-norm", "none"])
+    assert resumed.first_block_norm == "instance"
 
 
 @pytest.mark.parametrize("key, value, message", [

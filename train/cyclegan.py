@@ -26,7 +26,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from gan_demo.imaging import uint8_to_signed
 from gan_demo.models import CycleGAN
-from gan_demo.models.cyclegan import LEGACY_SKIPS, SKIP_OPTIONS
+from gan_demo.models.cyclegan import FIRST_BLOCK_NORMS, LEGACY_SKIPS, SKIP_OPTIONS
 from gan_demo.models.dcgan import check_power_of_two
 from train import augment, losses
 from train.data import batch_indices, list_images, load_image_folder, step_generator
@@ -72,6 +72,7 @@ class CycleGANSettings(TrainingSettings):
     pool_size: int
     n_res_blocks: int
     skips: str = dataclasses.field(metadata=choices(SKIP_OPTIONS, older=LEGACY_SKIPS))  # runs once said true/false
+    first_block_norm: str = dataclasses.field(metadata=choices(FIRST_BLOCK_NORMS))
     lr_g: float
     lr_d: float
     lr_decay: bool
@@ -108,12 +109,18 @@ def parse_args(argv: list[str]) -> CycleGANSettings:
                         help="what reaches the generators' decoder besides the bottleneck: nothing, the "
                              "encoder's half-resolution features (a U-Net skip), or those and the input "
                              "joined to the last convolution (a direct input-to-output path)")
+    parser.add_argument("--first-block-norm", choices=FIRST_BLOCK_NORMS, default="instance",
+                        help="normalisation of the generators' first encoder block: instance (as every other "
+                             "block), or none, which lets the input's overall colour and brightness reach the "
+                             "features, as in pix2pix's U-Net")
     parser.add_argument("--lr-g", type=float, default=2e-4, help="Adam learning rate of both generators")
     parser.add_argument("--lr-d", type=float, default=2e-4, help="Adam learning rate of both discriminators")
     parser.add_argument("--lr-decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of --iters")
     add_common_arguments(parser, sample_every=100, checkpoint_every=800)
-    return parse_settings(parser, argv, CycleGANSettings, check_settings)
+    # Runs from before --first-block-norm normalised the first block.
+    return parse_settings(parser, argv, CycleGANSettings, check_settings,
+                          before_flags={"first_block_norm": "instance"})
 
 
 def check_settings(settings: CycleGANSettings) -> None:
@@ -140,7 +147,8 @@ def training_memory(settings: CycleGANSettings, image_count: int, stored_size: i
     (both cycles, identity, the discriminators' [real; fake] batches), the images in memory."""
     def build():
         model = CycleGAN(image_size=settings.image_size, conv_dim=settings.conv_dim,
-                         n_res_blocks=settings.n_res_blocks, skips=settings.skips)
+                         n_res_blocks=settings.n_res_blocks, skips=settings.skips,
+                         first_block_norm=settings.first_block_norm)
         return model, *(discriminator(settings) for _ in range(2))
 
     def forward(model, disc_a, disc_b):
@@ -209,7 +217,8 @@ class CycleGANTrainer(GANTrainer):
                  f"{len(self.data_b)} images from {settings.data_b}; kept in memory at {stored_size} px")
         torch.manual_seed(settings.seed)  # initial weights
         model = CycleGAN(domain_a=settings.name_a, domain_b=settings.name_b, image_size=settings.image_size,
-                         conv_dim=settings.conv_dim, n_res_blocks=settings.n_res_blocks, skips=settings.skips)
+                         conv_dim=settings.conv_dim, n_res_blocks=settings.n_res_blocks, skips=settings.skips,
+                         first_block_norm=settings.first_block_norm)
         # paper: D_X = disc_a judges F(b); D_Y = disc_b judges G(a).
         disc_a, disc_b = discriminator(settings), discriminator(settings)
         # Left in NCHW: channels_last measured 3-6% slower here on CPU (it helps the DCGAN; see docs/performance.md).

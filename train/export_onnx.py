@@ -46,7 +46,8 @@ CHECK_SEED = 0
 SIZE_KEYS = {"latent_dim", "conv_dim", "image_size", "n_res_blocks", "domain_a", "domain_b", "format_version"}
 # ... and the options that change its structure, with the values this exporter was checked on
 # (tests/test_onnx.py exports each one). Anything else is refused rather than guessed at.
-EXPORTABLE_OPTIONS = {"norm": ("pixel", "instance"), "skips": (False, True, "none", "features", "features+input")}
+EXPORTABLE_OPTIONS = {"norm": ("pixel", "instance"), "skips": (False, True, "none", "features", "features+input"),
+                      "first_block_norm": ("instance", "none")}
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,22 @@ class ResidualBlock(nn.Module):
         return x + self.branch(x)
 
 
-def encoder_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    """Halve the spatial size: a kernel-4, stride-2 convolution (no bias: instance norm would
-    cancel it), instance norm, ReLU."""
+# The first encoder block's normalisation. Instance norm sets each channel of each image to mean 0
+# and deviation 1, so a photo made brighter, darker or tinted gives the same features: nothing after
+# it can know the input's overall colour, and a round trip cannot bring it back. "none" keeps it, as
+# pix2pix's U-Net does (its outermost layer has no norm; the features it passes on are skipped across).
+FIRST_BLOCK_NORMS = ("instance", "none")
+
+
+def encoder_block(in_channels: int, out_channels: int, norm: str = "instance") -> nn.Sequential:
+    """Halve the spatial size: a kernel-4, stride-2 convolution, instance norm (unless `norm` is
+    "none"), ReLU. Before instance norm the convolution has no bias: the norm would cancel it."""
+    if norm not in FIRST_BLOCK_NORMS:
+        raise ValueError(f"norm must be one of {', '.join(FIRST_BLOCK_NORMS)}, got {norm!r}")
+    normalized = norm == "instance"
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1, bias=False),
-        nn.InstanceNorm2d(out_channels, affine=True),
+        nn.Conv2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1, bias=not normalized),
+        nn.InstanceNorm2d(out_channels, affine=True) if normalized else nn.Identity(),
         nn.ReLU(inplace=True),
     )
 
@@ -71,16 +81,20 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
       pix2pix's inner ones, so detail the bottleneck drops can still reach the output.
     - "features+input": those, and the input image itself joins the decoder's features before the
       last convolution. The reference U-Net never joins the input at the outermost level: this is a
-      direct path by which the output can copy the input, one convolution away."""
+      direct path by which the output can copy the input, one convolution away.
+
+    `first_block_norm` (FIRST_BLOCK_NORMS): "instance" normalises the first encoder block like every
+    other; "none" leaves it unnormalised, so the input's overall colour and brightness survive into
+    the features (and, with skips, reach the decoder)."""
 
     def __init__(self, conv_dim: int = 32, n_res_blocks: int = 3, skips: str | bool = "none",
-                 format_version: int = FORMAT_VERSION):
+                 first_block_norm: str = "instance", format_version: int = FORMAT_VERSION):
         super().__init__()
         self.conv_dim, self.n_res_blocks, self.skips = conv_dim, n_res_blocks, skip_option(skips)
-        self.format_version = format_version
+        self.first_block_norm, self.format_version = first_block_norm, format_version
         # Encoder: extract features at a quarter of the resolution.
         self.encoder = nn.Sequential(
-            encoder_block(3, conv_dim),  # (B, c, 32, 32)
+            encoder_block(3, conv_dim, first_block_norm),  # (B, c, 32, 32)
             encoder_block(conv_dim, conv_dim * 2),  # (B, 2c, 16, 16)
         )
         # Transformer: residual blocks keep the shape and change the content.
@@ -119,12 +133,14 @@ class CycleGAN(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="image
     wrapper cover both generators during training."""
 
     def __init__(self, domain_a: str = "a", domain_b: str = "b", image_size: int = 64, conv_dim: int = 32,
-                 n_res_blocks: int = 3, skips: str | bool = "none", format_version: int = FORMAT_VERSION):
+                 n_res_blocks: int = 3, skips: str | bool = "none", first_block_norm: str = "instance",
+                 format_version: int = FORMAT_VERSION):
         super().__init__()
         self.domain_a, self.domain_b, self.image_size = domain_a, domain_b, image_size
         self.format_version = format_version
-        self.gen_a2b = CycleGenerator(conv_dim=conv_dim, n_res_blocks=n_res_blocks, skips=skips)  # paper: G
-        self.gen_b2a = CycleGenerator(conv_dim=conv_dim, n_res_blocks=n_res_blocks, skips=skips)  # paper: F
+        sizes = dict(conv_dim=conv_dim, n_res_blocks=n_res_blocks, skips=skips, first_block_norm=first_block_norm)
+        self.gen_a2b = CycleGenerator(**sizes)  # paper: G
+        self.gen_b2a = CycleGenerator(**sizes)  # paper: F
 
     def forward(self, real_a: torch.Tensor, real_b: torch.Tensor,
                 with_identity: bool = False) -> dict[str, torch.Tensor]:

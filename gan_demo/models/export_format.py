@@ -10,7 +10,8 @@ Format history:
   generator's encoder had conv biases before instance norm. DCGenerator weights are unchanged since.
 - 2: reference residual blocks (conv-IN-ReLU-conv-IN, reflection padding), no bias before any
   instance norm, N(0, 0.02) initialisation. Later in format 2, CycleGAN gained the optional `skips`
-  key: an export without it is a generator without skip connections, exactly as before.
+  key: an export without it is a generator without skip connections, exactly as before; then the
+  optional `first_block_norm` key: without it, the first encoder block has instance norm as before.
 """
 
 import inspect
@@ -24,8 +25,9 @@ from huggingface_hub import PyTorchModelHubMixin
 HUB_METADATA = dict(library_name="gan-demo", license="mit")
 FORMAT_VERSION = 2
 # config.json keys an export may lack, its class's default then applies: format_version (format 1
-# exports), skips (CycleGANs exported before the option), norm (DCGANs exported before the option).
-OPTIONAL_KEYS = {"format_version", "skips", "norm"}
+# exports), skips and first_block_norm (CycleGANs exported before the options), norm (DCGANs
+# exported before the option).
+OPTIONAL_KEYS = {"format_version", "skips", "first_block_norm", "norm"}
 # What this app serves, fitting a 2-core CPU Space: the bundled models are latent 100, conv 32, 64 px,
 # 3 residual blocks; these bounds allow some 30x that compute per image.
 SIZE_LIMITS = {"latent_dim": (1, 1024), "conv_dim": (1, 128), "image_size": (16, 256), "n_res_blocks": (1, 12)}
@@ -155,7 +157,7 @@ def check_sizes(config: dict[str, Any]) -> None:
     """config.json's sizes and options are within what this app serves (SIZE_LIMITS, the options'
     values), so building the network cannot take unbounded memory or time."""
     # The networks' option values; imported on call for the reason exportable_classes gives.
-    from gan_demo.models.cyclegan import SKIP_OPTIONS
+    from gan_demo.models.cyclegan import FIRST_BLOCK_NORMS, SKIP_OPTIONS
     from gan_demo.models.dcgan import NORMS
 
     for key, (smallest, largest) in SIZE_LIMITS.items():
@@ -172,6 +174,9 @@ def check_sizes(config: dict[str, Any]) -> None:
     if not (isinstance(skips, bool) or isinstance(skips, str) and skips in SKIP_OPTIONS):
         raise ExportFormatError(f"skips must be one of {', '.join(SKIP_OPTIONS)} (or true or false), "
                                 f"not {shown_value(skips)}")
+    if config.get("first_block_norm", "instance") not in FIRST_BLOCK_NORMS:
+        raise ExportFormatError(f"first_block_norm must be one of {', '.join(FIRST_BLOCK_NORMS)}, "
+                                f"not {shown_value(config['first_block_norm'])}")
     if config.get("norm", "instance") not in NORMS:
         raise ExportFormatError(f"norm must be one of {', '.join(NORMS)}, not {shown_value(config['norm'])}")
     for key in ("domain_a", "domain_b"):
