@@ -3,7 +3,8 @@ into another, and `CycleGAN`, the exported pair of generators (one Hub repo or c
 one model). The discriminators are training-only and live in train/discriminators.py.
 
 paper (Zhu et al. 2017): G = gen_a2b, F = gen_b2a.
-The generator's `skips` option (SKIP_OPTIONS) says what, besides the 16x16 bottleneck, reaches the decoder.
+The generator's `skips` option (SKIP_OPTIONS) says what, besides the 16x16 bottleneck, reaches the decoder;
+its `first_block_norm` (FIRST_BLOCK_NORMS), whether the first encoder block normalises away the input's overall colour.
 Shapes in comments are for a 64x64 input and conv_dim 32 (written c); any H and W divisible by 4 work.
 """
 
@@ -138,9 +139,9 @@ class CycleGAN(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="image
         super().__init__()
         self.domain_a, self.domain_b, self.image_size = domain_a, domain_b, image_size
         self.format_version = format_version
-        sizes = dict(conv_dim=conv_dim, n_res_blocks=n_res_blocks, skips=skips, first_block_norm=first_block_norm)
-        self.gen_a2b = CycleGenerator(**sizes)  # paper: G
-        self.gen_b2a = CycleGenerator(**sizes)  # paper: F
+        generator = dict(conv_dim=conv_dim, n_res_blocks=n_res_blocks, skips=skips, first_block_norm=first_block_norm)
+        self.gen_a2b = CycleGenerator(**generator)  # paper: G
+        self.gen_b2a = CycleGenerator(**generator)  # paper: F
 
     def forward(self, real_a: torch.Tensor, real_b: torch.Tensor,
                 with_identity: bool = False) -> dict[str, torch.Tensor]:
