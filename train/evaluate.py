@@ -39,8 +39,12 @@ from gan_demo.models import CycleGAN, CycleGenerator, DCGenerator
 from train.augment import basic
 from train.bundle import RUNS
 from train.data import load_image_folder
-from train.domain_classifier import (DomainClassifier, classifier_features, share_classified_as_b,
-                                     train_domain_classifier)
+from train.domain_classifier import (
+    DomainClassifier,
+    classifier_features,
+    share_classified_as_b,
+    train_domain_classifier,
+)
 from train.errors import UserError, main
 from train.fidelity import inception_distances, kernel_distance
 
