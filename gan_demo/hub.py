@@ -83,6 +83,12 @@ WEIGHT_DTYPES = ("F32", "F16", "BF16")
 MAX_SAFETENSORS_HEADER = 1024 * 1024
 
 
+def export_in(folder: Path) -> Path:
+    """A run folder's export/, or `folder` itself when it is an export: the training commands that
+    read a model (train.publish, train.evaluate) take either."""
+    return folder / "export" if (folder / "export").is_dir() else folder
+
+
 class HubError(RuntimeError):
     """A push or pull that cannot go on; the message is one line a person can act on."""
 

@@ -1,20 +1,21 @@
 """Quality checks of exported models on real images:
 
     python -m train.evaluate --data-root ../shared/data [--checkpoints checkpoints] [--json FILE]  # the bundled models
-    python -m train.evaluate --cyclegan EXPORT_DIR --data-a DIR --data-b DIR [--holdout 0.1]       # your own CycleGAN
-    python -m train.evaluate --dcgan EXPORT_DIR --data DIR [--holdout 0.1]                         # your own DCGAN
+    python -m train.evaluate --cyclegan RUN_DIR --data-a DIR --data-b DIR [--holdout 0.1]          # your own CycleGAN
+    python -m train.evaluate --dcgan RUN_DIR --data DIR [--holdout 0.1]                            # your own DCGAN
     ... [--fid] [--kid] [--feature-weights PATH]                         # and Inception FID / KID (train/fidelity.py)
 
 - CycleGAN, on the images held out of training (`--holdout`, the share the run was trained with):
   the share of translations that a small classifier, trained on the real training images of both
-  domains only, puts in the target domain (both ways), the same classifier's accuracy on the held-out
-  real images (how far to trust it), KID between the translations and the held-out real images of
-  the target domain in that classifier's features (both ways): each the mean over classifiers trained
-  from CLASSIFIER_SEEDS, with the KIDs' spread (standard deviation) between them. Then the mean L1
-  of the round trips a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For
-  generators whose input reaches their last convolution directly (`skips` "features+input"), the
-  round trips again with that path cut, since the plain figure then measures a copy of the input
-  as much as a translation.
+  domains only, puts in the target domain (both ways); the same classifier's accuracy on the
+  held-out real images, overall and per domain (how far to trust it: translations as varied as the
+  real images of their target domain would be classified in it about as often as those are); KID
+  between the translations and the held-out real images of the target domain in that classifier's
+  features (both ways). Each is the mean over classifiers trained from CLASSIFIER_SEEDS, the KIDs
+  with their spread (standard deviation) between them. Then the mean L1 of the round trips
+  a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For generators whose input
+  reaches their last convolution directly (`skips` "features+input"), the round trips again with
+  that path cut, since the plain figure then measures a copy of the input as much as a translation.
 - DCGAN memorisation check: the mean distance of 64 samples (seeds 0-63) to their nearest training
   image, next to the training images' own nearest-neighbour distance (leave-one-out), and the
   samples' distance to each other (small means collapse). Distances are root-mean-square per pixel
@@ -33,6 +34,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from gan_demo.hub import export_in
 from gan_demo.imaging import signed_to_uint8
 from gan_demo.latents import z_batch
 from gan_demo.models import CycleGAN, CycleGenerator, DCGenerator
@@ -83,8 +85,9 @@ def rms_distances(queries: torch.Tensor, references: torch.Tensor) -> torch.Tens
 
 
 def load_export(model_class: type, folder: Path) -> torch.nn.Module:
+    """The model exported in `folder`, or in its export/ when `folder` is a run folder."""
     try:
-        return model_class.from_pretrained(str(folder), strict=True).eval()
+        return model_class.from_pretrained(str(export_in(folder)), strict=True).eval()
     except Exception as error:  # missing files, wrong class, old format: one line either way
         raise UserError(f"{folder}: not a loadable {model_class.__name__} export ({error})") from None
 
@@ -137,8 +140,10 @@ def round_trips(gen_a2b: torch.nn.Module, gen_b2a: torch.nn.Module, test_a: torc
 def classifier_figures(classifier: DomainClassifier, test_a: torch.Tensor, test_b: torch.Tensor,
                        fake_a: torch.Tensor, fake_b: torch.Tensor) -> dict[str, float]:
     """One classifier's verdicts on the real held-out images and on the translations into each domain."""
-    return {"classifier_accuracy_on_real": 0.5 * (1 - share_classified_as_b(classifier, test_a)
-                                                  + share_classified_as_b(classifier, test_b)),
+    real_a_classified_a, real_b_classified_b = 1 - share_classified_as_b(classifier, test_a), \
+        share_classified_as_b(classifier, test_b)
+    return {"classifier_accuracy_on_real": 0.5 * (real_a_classified_a + real_b_classified_b),
+            "real_a_classified_a": real_a_classified_a, "real_b_classified_b": real_b_classified_b,
             "a_to_b_classified_b": share_classified_as_b(classifier, fake_b),
             "b_to_a_classified_a": 1 - share_classified_as_b(classifier, fake_a),
             "classifier_kid_a_to_b": kernel_distance(classifier_features(classifier, fake_b),
@@ -217,8 +222,9 @@ def parse_and_run(argv: list[str]) -> None:
     parser.add_argument("--data-root", type=Path,
                         help="evaluate the bundled models: the folder holding cat/ and apple2orange/")
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="folder of the bundled models")
-    parser.add_argument("--cyclegan", type=Path, help="evaluate this CycleGAN export folder (with --data-a, --data-b)")
-    parser.add_argument("--dcgan", type=Path, help="evaluate this DCGAN export folder (with --data)")
+    parser.add_argument("--cyclegan", type=Path,
+                        help="evaluate this CycleGAN: a run folder or its export/ (with --data-a, --data-b)")
+    parser.add_argument("--dcgan", type=Path, help="evaluate this DCGAN: a run folder or its export/ (with --data)")
     parser.add_argument("--data", type=Path, help="the DCGAN's training images")
     parser.add_argument("--data-a", type=Path, help="the CycleGAN's domain A images")
     parser.add_argument("--data-b", type=Path, help="the CycleGAN's domain B images")

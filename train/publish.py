@@ -75,7 +75,7 @@ def export_folder(run_or_export_dir: "str | Path") -> Path:
     folder = Path(run_or_export_dir)
     if not folder.is_dir():
         raise hub.HubError(f"{folder}: no such folder")
-    export = folder / "export" if (folder / "export").is_dir() else folder
+    export = hub.export_in(folder)
     missing = [name for name in hub.REQUIRED_FILES if not (export / name).is_file()]
     if missing:
         raise hub.HubError(f"{export}: not an exported model (no {' or '.join(missing)}); "
