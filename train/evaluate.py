@@ -140,8 +140,8 @@ def round_trips(gen_a2b: torch.nn.Module, gen_b2a: torch.nn.Module, test_a: torc
 def classifier_figures(classifier: DomainClassifier, test_a: torch.Tensor, test_b: torch.Tensor,
                        fake_a: torch.Tensor, fake_b: torch.Tensor) -> dict[str, float]:
     """One classifier's verdicts on the real held-out images and on the translations into each domain."""
-    real_a_classified_a, real_b_classified_b = 1 - share_classified_as_b(classifier, test_a), \
-        share_classified_as_b(classifier, test_b)
+    real_a_classified_a = 1 - share_classified_as_b(classifier, test_a)
+    real_b_classified_b = share_classified_as_b(classifier, test_b)
     return {"classifier_accuracy_on_real": 0.5 * (real_a_classified_a + real_b_classified_b),
             "real_a_classified_a": real_a_classified_a, "real_b_classified_b": real_b_classified_b,
             "a_to_b_classified_b": share_classified_as_b(classifier, fake_b),
