@@ -4,14 +4,18 @@ figures of checkpoints/README.md and the projection target still hold."""
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from gan_demo import catalog, projection
 from gan_demo.inference import load_cyclegan, load_generator
-from tests.conftest import ROOT, run_cli
+from gan_demo.render import read_gif_frames
+from tests.conftest import ROOT, make_images, run_cli
 from train import bundle
 from train.data import list_images, split_holdout
+from train.run_folder import sample_name
 
 CHECKPOINTS = ROOT / "checkpoints"
 DATA_ROOT = ROOT.parent / "shared" / "data"
@@ -44,6 +48,47 @@ def test_retraining_some_bundled_models_keeps_the_table_rows_of_the_others(tmp_p
     assert rows[0] == "| dcgan-grumpy-basic | `old command` |"  # not retrained: kept as it was
     assert rows[1].startswith("| cyclegan-cats | `python -m train.cyclegan ") and "| 10 | 1 min |" in rows[1]
     assert len(rows) == 2 and readme.read_text().startswith("before\n") and readme.read_text().endswith("after\n")
+
+
+def test_the_bundled_cyclegan_gifs_show_translations_only():
+    """Two columns of 64-pixel images (G(a), F(b)): no training photo, no reconstruction."""
+    for entry in catalog.ENTRIES:
+        if entry.kind == "cyclegan":
+            frames = read_gif_frames(CHECKPOINTS / entry.name / "progress.gif")
+            assert {frame.width for frame in frames} == {2 * (64 + 2) + 2}, entry.name
+            assert bundle.TRANSLATIONS_ONLY_FRAMES in (CHECKPOINTS / entry.name / "README.md").read_text()
+
+
+def test_installing_a_cyclegan_keeps_its_gif_translations_and_the_model_as_trained(tmp_path):
+    data_a = make_images(tmp_path / "a", count=4, seed=1, tint=(60, 0, 0))
+    data_b = make_images(tmp_path / "b", count=4, seed=2, tint=(0, 0, 60))
+    run = tmp_path / "runs" / "cyclegan-cats"
+    result = run_cli("train.cyclegan", "--data-a", str(data_a), "--data-b", str(data_b), "--out", str(run),
+                     "--iters", "4", "--sample-every", "2", "--image-size", "16", "--conv-dim", "4",
+                     "--n-res-blocks", "1", "--batch-size", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    bundle.install(run, tmp_path / "checkpoints" / "cyclegan-cats")
+    installed = tmp_path / "checkpoints" / "cyclegan-cats"
+    for name in ("model.safetensors", "config.json", "losses.csv", "progress.json"):
+        assert (installed / name).read_bytes() == (run / "export" / name).read_bytes()
+    frames = read_gif_frames(installed / "progress.gif")
+    steps = json.loads((run / "export" / "progress.json").read_text())["frame_steps"]
+    assert len(frames) == len(steps) == 2
+    for frame, step in zip(frames, steps, strict=True):
+        grid = np.asarray(Image.open(run / "samples" / sample_name(step)).convert("RGB"), dtype=float)
+        tiles = [grid[:, 2 + column * 18: 2 + column * 18 + 16] for column in range(6)]  # 16-pixel tiles, 2 apart
+        shown = np.asarray(frame, dtype=float)
+        assert shown.shape == (grid.shape[0], 2 * 18 + 2, 3)
+        # Below the iteration label, the frame's columns are G(a) and F(b) (up to the GIF's palette),
+        # and far from the inputs a and b they sit beside in the run's own grid.
+        lower = slice(grid.shape[0] // 2, None)
+        for new_column, column, input_column in ((0, 1, 0), (1, 4, 3)):
+            kept = shown[lower, 2 + new_column * 18: 2 + new_column * 18 + 16]
+            assert np.abs(kept - tiles[column][lower]).mean() < 8
+            assert np.abs(kept - tiles[input_column][lower]).mean() > 20
+    card = (installed / "README.md").read_text()
+    assert bundle.TRANSLATIONS_ONLY_FRAMES in card and "F(G(a))" not in card
+    assert "F(G(a))" in (run / "export" / "README.md").read_text()
 
 
 def test_the_bundle_fits_the_size_budget():

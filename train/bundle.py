@@ -6,10 +6,12 @@ Each run goes through the project's own command line (python -m train.dcgan / tr
 with --resume when its folder already exists, so an interrupted bundle picks up where it stopped.
 With --install, each finished run's export/ is copied to checkpoints/<name>/ and the table of
 checkpoints/README.md (command, iterations, wall time, it/s, machine, final losses) is rewritten
-from the run folders.
+from the run folders. A CycleGAN's progress GIF is copied with its translations only: the rest of
+each grid is training photos, which the project does not redistribute.
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -17,11 +19,14 @@ import sys
 from pathlib import Path
 
 import torch
+from PIL import Image
 
+from gan_demo import render
 from gan_demo.progress import read_losses
 from train.errors import UserError, main
-from train.model_card import cpu_name
-from train.run_folder import EXPORT_FILES
+from train.model_card import CYCLEGAN_FRAMES, cpu_name
+from train.plots import GRID_PADDING
+from train.run_folder import EXPORT_FILES, sample_name
 
 # Every run keeps the same 10 % of each folder out of training (train/data.py split_holdout), so
 # `python -m train.evaluate` judges the models on images they never saw.
@@ -53,6 +58,8 @@ SLOWER_D = ["--lr-d", "1e-4"]
 FRUIT = ["-m", "train.cyclegan", "--data-a", "{root}/apple2orange/apple", "--data-b", "{root}/apple2orange/orange",
          "--image-size", "64", "--batch-size", "4", "--disc", "global+patch", "--diffaug", *SKIPS, *FIRST_BLOCK,
          *SLOWER_D, *HOLDOUT]
+
+
 def reference_recipe(cycle_weight: int) -> list[str]:
     """The CycleGAN reference recipe at a cycle weight (the reference's 10 for the cats; 5 for the
     fruit: more oranges made apples and translations closer to the real fruit, round trips still
@@ -90,11 +97,53 @@ def command(name: str, data_root: Path, out: Path) -> list[str]:
     return [sys.executable, *arguments]
 
 
+# A CycleGAN sample grid's row is a | G(a) | F(G(a)) | b | F(b) | G(F(b)) (train/cyclegan.py). The
+# inputs are photos of the training data, the reconstructions nearly copies of them: the bundled
+# GIFs keep the two translations, made by the model, and the photos stay out of the repository.
+GRID_COLUMNS = 6
+TRANSLATION_COLUMNS = (1, 4)
+TRANSLATIONS_ONLY_FRAMES = ("Every frame shows the translations of the same fixed inputs; each row reads G(a), F(b). "
+                            "The inputs and their reconstructions, which the training run's GIF shows beside them, "
+                            "are photos of the training data and are left out here.")
+
+
+def translations_only(grid: Image.Image, tile: int) -> Image.Image:
+    """The G(a) and F(b) columns of a CycleGAN sample grid of `tile`-pixel images, as a grid of their own."""
+    pitch = tile + GRID_PADDING
+    if grid.width != GRID_COLUMNS * pitch + GRID_PADDING:
+        raise UserError(f"a sample grid {grid.width} pixels wide is not {GRID_COLUMNS} columns of {tile}-pixel images")
+    kept = Image.new("RGB", (len(TRANSLATION_COLUMNS) * pitch + GRID_PADDING, grid.height), "white")
+    for new_column, column in enumerate(TRANSLATION_COLUMNS):
+        left = GRID_PADDING + column * pitch
+        kept.paste(grid.crop((left, 0, left + tile, grid.height)), (GRID_PADDING + new_column * pitch, 0))
+    return kept
+
+
+def translations_gif(run_dir: Path, tile: int) -> bytes:
+    """The run's progress GIF, frame for frame (export/progress.json), from its sample grids cut
+    to their translations."""
+    steps = json.loads((run_dir / "export" / "progress.json").read_text())["frame_steps"]
+    frames = []
+    for step in steps:
+        with Image.open(run_dir / "samples" / sample_name(step)) as grid:
+            frames.append(render.label_frame(translations_only(grid.convert("RGB"), tile), render.step_label(step)))
+    return render.gif_bytes(frames)
+
+
 def install(run_dir: Path, destination: Path) -> None:
-    """Copy a finished export into checkpoints/<name>/ (weights, config, card, GIF, losses)."""
+    """Copy the finished export of a bundled run's folder (named as in RUNS) into checkpoints/<name>/
+    (weights, config, card, GIF, losses); a CycleGAN's GIF, and the card's words on it, with its
+    translations only."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in EXPORT_FILES:
         shutil.copyfile(run_dir / "export" / name, destination / name)
+    if "train.cyclegan" in RUNS[run_dir.name]:
+        image_size = json.loads((run_dir / "export" / "config.json").read_text())["image_size"]
+        (destination / "progress.gif").write_bytes(translations_gif(run_dir, image_size))
+        card = (destination / "README.md").read_text()
+        if CYCLEGAN_FRAMES not in card:
+            raise UserError(f"{run_dir / 'export' / 'README.md'}: no description of the progress GIF to replace")
+        (destination / "README.md").write_text(card.replace(CYCLEGAN_FRAMES, TRANSLATIONS_ONLY_FRAMES))
 
 
 def machine_description() -> str:

@@ -24,6 +24,10 @@ LOSS_WINDOW = 100
 # rest back from the "Training settings" JSON block (gan_demo.progress), so that block keeps its form.
 HIDDEN_SETTINGS = ("out", "resume")
 DATA_SETTINGS = ("data", "data_a", "data_b")  # shown through shown_path
+# What a CycleGAN's progress GIF shows (train/cyclegan.py sample_grid); the bundled models' GIFs
+# show less, and their cards say so (train/bundle.py).
+CYCLEGAN_FRAMES = ("Every frame shows the same fixed inputs; each row reads a, G(a), F(G(a)), b, F(b), G(F(b)): "
+                   "input, translation and reconstruction, A -> B -> A, then B -> A -> B.")
 
 SNIPPETS = {
     "dcgan": """```python
@@ -131,8 +135,7 @@ def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]
                 "translated.")
         data = (f"| A: {domain_a} | `{shown_path(config['data_a'])}` | {facts['images_a']} |\n"
                 f"| B: {domain_b} | `{shown_path(config['data_b'])}` | {facts['images_b']} |")
-        frames = ("Every frame shows the same fixed inputs; each row reads a, G(a), F(G(a)), b, F(b), G(F(b)): "
-                  "input, translation and reconstruction, A -> B -> A, then B -> A -> B.")
+        frames = CYCLEGAN_FRAMES
     settings = {key: shown_path(value) if key in DATA_SETTINGS else value
                 for key, value in sorted(config.items()) if key not in HIDDEN_SETTINGS}
     seconds, steps = facts["train_seconds"], facts["step"]

@@ -43,6 +43,12 @@ from train.errors import UserError, describe_os_error
 from train.plots import plot_losses
 
 STEP_FILE = re.compile(r"step-(\d+)\.png$")
+
+
+def sample_name(step: int) -> str:
+    """The file name of the sample grid of step `step` in samples/ (matches STEP_FILE)."""
+    return f"step-{step:06d}.png"
+
 LOCK_NAME = ".lock"
 HOLDER_LENGTH = 200  # what is read of another trainer's lock file to name it
 # progress.gif shows at most this many of the sample grids, evenly spaced, the first and the last
@@ -246,7 +252,7 @@ class RunFolder:
 
     def save_sample(self, step: int, grid: Image.Image) -> None:
         """Store one sample grid; the GIF picks it up at the next checkpoint (write_progress)."""
-        write_atomic(self.samples / f"step-{step:06d}.png", png_bytes(grid))
+        write_atomic(self.samples / sample_name(step), png_bytes(grid))
         self._frames[step] = render.label_frame(grid, render.step_label(step))
 
     def write_progress(self, title: str) -> None:

@@ -111,11 +111,14 @@ class ProgressHandlers:
         return self.handed_out(record.gif_path), frame, plot, record.shown_settings, variants
 
     def variants_shown(self, run: str | None) -> tuple[gr.Gallery, str]:
-        """The variants gallery shown only when the run has variants; otherwise a line saying why not."""
-        if self.comparable_runs(run):
+        """The variants gallery shown only when another run compares with this one (alone, it would show
+        the frame beside it again, as wide as the page); otherwise a line saying why not."""
+        if len(self.comparable_runs(run)) > 1:
             return gr.Gallery(visible=True), ""
-        return gr.Gallery(visible=False), ("*Variants: none to show. A local run or an added model is compared "
-                                           "with nothing; the bundled models are compared with each other.*")
+        return gr.Gallery(visible=False), ("*Variants: none to show. No other model shares this one's latents or "
+                                           "domains: the bundled DCGANs are compared with each other, the cats' "
+                                           "CycleGANs with and without the cycle loss; a local run or an added "
+                                           "model with nothing.*")
 
     def handed_out(self, path) -> str | None:
         """A served copy of `path`, or None when it cannot be handed out."""
