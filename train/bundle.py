@@ -103,8 +103,8 @@ def command(name: str, data_root: Path, out: Path) -> list[str]:
 GRID_COLUMNS = 6
 TRANSLATION_COLUMNS = (1, 4)
 TRANSLATIONS_ONLY_FRAMES = ("Every frame shows the translations of the same fixed inputs; each row reads G(a), F(b). "
-                            "The inputs and their reconstructions, which the training run's GIF shows beside them, "
-                            "are photos of the training data and are left out here.")
+                            "The inputs (photos of the training data) and their reconstructions (nearly copies of "
+                            "them), which a training run's GIF shows beside them, are left out here.")
 
 
 def translations_only(grid: Image.Image, tile: int) -> Image.Image:
