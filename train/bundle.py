@@ -23,6 +23,7 @@ from PIL import Image
 
 from gan_demo import render
 from gan_demo.progress import read_losses
+from train.cyclegan import SAMPLE_ROW
 from train.errors import UserError, main
 from train.model_card import CYCLEGAN_FRAMES, cpu_name
 from train.plots import GRID_PADDING
@@ -97,11 +98,10 @@ def command(name: str, data_root: Path, out: Path) -> list[str]:
     return [sys.executable, *arguments]
 
 
-# A CycleGAN sample grid's row is a | G(a) | F(G(a)) | b | F(b) | G(F(b)) (train/cyclegan.py). The
-# inputs are photos of the training data, the reconstructions nearly copies of them: the bundled
-# GIFs keep the two translations, made by the model, and the photos stay out of the repository.
-GRID_COLUMNS = 6
-TRANSLATION_COLUMNS = (1, 4)
+# A CycleGAN sample grid's row (SAMPLE_ROW) holds fixed inputs, photos of the training data, and
+# their reconstructions, nearly copies of them: the bundled GIFs keep the two translations, made by
+# the model, and the photos stay out of the repository.
+TRANSLATION_COLUMNS = (SAMPLE_ROW.index("G(a)"), SAMPLE_ROW.index("F(b)"))
 TRANSLATIONS_ONLY_FRAMES = ("Every frame shows the translations of the same fixed inputs; each row reads G(a), F(b). "
                             "The inputs (photos of the training data) and their reconstructions (nearly copies of "
                             "them), which a training run's GIF shows beside them, are left out here.")
@@ -110,8 +110,9 @@ TRANSLATIONS_ONLY_FRAMES = ("Every frame shows the translations of the same fixe
 def translations_only(grid: Image.Image, tile: int) -> Image.Image:
     """The G(a) and F(b) columns of a CycleGAN sample grid of `tile`-pixel images, as a grid of their own."""
     pitch = tile + GRID_PADDING
-    if grid.width != GRID_COLUMNS * pitch + GRID_PADDING:
-        raise UserError(f"a sample grid {grid.width} pixels wide is not {GRID_COLUMNS} columns of {tile}-pixel images")
+    if grid.width != len(SAMPLE_ROW) * pitch + GRID_PADDING:
+        raise UserError(f"a sample grid {grid.width} pixels wide is not {len(SAMPLE_ROW)} columns of "
+                        f"{tile}-pixel images")
     kept = Image.new("RGB", (len(TRANSLATION_COLUMNS) * pitch + GRID_PADDING, grid.height), "white")
     for new_column, column in enumerate(TRANSLATION_COLUMNS):
         left = GRID_PADDING + column * pitch

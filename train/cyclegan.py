@@ -49,6 +49,8 @@ from train.settings import (
 from train.trainer import GANTrainer, adam, checked_tensor, frozen, load_optimizer
 
 SAMPLE_COUNT = 4  # fixed inputs per domain in every sample grid
+# One row of a sample grid: a fixed input of each domain, its translation and its reconstruction.
+SAMPLE_ROW = ("a", "G(a)", "F(G(a))", "b", "F(b)", "G(F(b))")
 BETAS = (0.5, 0.999)
 MAX_RES_BLOCKS = 64
 MAX_PATCH_LAYERS = 12
@@ -311,11 +313,11 @@ class CycleGANTrainer(GANTrainer):
 
     @torch.no_grad()
     def sample_grid(self):
-        """One row per fixed input pair, drawn by the EMA generators: a | G(a) | F(G(a)) | b | F(b) | G(F(b))."""
+        """One row per fixed input pair, drawn by the EMA generators, in the order of SAMPLE_ROW."""
         real_a, real_b = uint8_to_signed(self.fixed_a).to(self.device), uint8_to_signed(self.fixed_b).to(self.device)
         out = self.ema.model(real_a, real_b)
         rows = torch.stack([real_a, out["fake_b"], out["rec_a"], real_b, out["fake_a"], out["rec_b"]], dim=1)
-        return sample_grid(rows.flatten(0, 1).float(), columns=6)  # (4 rows, 6 columns) of (3, S, S)
+        return sample_grid(rows.flatten(0, 1).float(), columns=len(SAMPLE_ROW))  # (4 rows, 6 columns) of (3, S, S)
 
     def gathered_pool(self, pool: ImagePool) -> torch.Tensor:
         """Every process's pool, (processes, n, 3, S, S): each process keeps its own past fakes,

@@ -43,17 +43,16 @@ from train.errors import UserError, describe_os_error
 from train.plots import plot_losses
 
 STEP_FILE = re.compile(r"step-(\d+)\.png$")
-
-
-def sample_name(step: int) -> str:
-    """The file name of the sample grid of step `step` in samples/ (matches STEP_FILE)."""
-    return f"step-{step:06d}.png"
-
 LOCK_NAME = ".lock"
 HOLDER_LENGTH = 200  # what is read of another trainer's lock file to name it
 # progress.gif shows at most this many of the sample grids, evenly spaced, the first and the last
 # included: a long run's GIF stays a few MB (under the bundle's 3 MB per file) and quick to rewrite.
 MAX_PROGRESS_FRAMES = 30
+
+
+def sample_name(step: int) -> str:
+    """The file name of the sample grid of step `step` in samples/ (matches STEP_FILE)."""
+    return f"step-{step:06d}.png"
 
 
 def write_atomic(path: Path, data: "bytes | str") -> None:
