@@ -20,7 +20,8 @@ from tests.conftest import make_images, run_cli, run_main
 from train.data import list_images, split_holdout
 from train.domain_classifier import train_domain_classifier
 from train.evaluate import parse_and_run, without_input_path
-from train.fidelity import KID_SUBSET_SIZE, inception_distances, kid_subset_size
+from train.fidelity import KID_SUBSET_SIZE, inception_distances, kernel_distance, kid_subset_size
+from train.kid_comparison import difference_summary, kids_on_halves, random_halves
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +151,73 @@ def test_feature_weights_that_are_not_plain_tensors_are_refused_in_one_line(tmp_
                       "--feature-weights", str(weights))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--feature-weights" in result.stderr and "not a file of plain tensors" in result.stderr
+
+
+def test_the_paired_comparison_tells_a_closer_set_of_features_in_every_half():
+    """Translations whose features are drawn like the real ones against translations shifted away:
+    the first's KID is lower on the full sets and in every one of the random halves."""
+    generator = torch.Generator().manual_seed(0)
+    real = torch.randn(40, 8, generator=generator)
+    close, far = torch.randn(36, 8, generator=generator), torch.randn(36, 8, generator=generator) + 1.5
+    halves = random_halves(len(close), len(real), number=10)
+    assert all(torch.equal(one.fakes, two.fakes) and torch.equal(one.reals, two.reals)  # the same for every caller
+               for one, two in zip(halves, random_halves(len(close), len(real), number=10), strict=True))
+    assert all(len(half.fakes) == 18 and len(half.reals) == 20 and len(set(half.fakes.tolist())) == 18
+               for half in halves)
+    per_half = [mine - theirs for mine, theirs in zip(kids_on_halves(close, real, halves),
+                                                      kids_on_halves(far, real, halves), strict=True)]
+    summary = difference_summary([kernel_distance(close, real) - kernel_distance(far, real)], per_half)
+    assert summary["difference"] < 0 and summary["halves_mean"] < 0 and summary["halves_spread"] > 0
+    assert (summary["halves_below_zero"], summary["halves"]) == (10, 10)
+
+
+def test_evaluate_against_another_cyclegan_reports_the_paired_kid_difference(tmp_path):
+    data_a = make_images(tmp_path / "red", count=16, seed=0, size=(16, 16), tint=(120, 0, 0))
+    data_b = make_images(tmp_path / "blue", count=16, seed=1, size=(16, 16), tint=(0, 0, 120))
+    for seed, name in ((0, "first"), (1, "second")):
+        torch.manual_seed(seed)
+        CycleGAN(domain_a="red", domain_b="blue", image_size=16, conv_dim=4, n_res_blocks=1).save_pretrained(
+            tmp_path / name)
+
+    def compare(model: str, other: str) -> dict:
+        figures = tmp_path / "figures.json"
+        result = run_main(parse_and_run, "--cyclegan", str(tmp_path / model), "--against", str(tmp_path / other),
+                          "--data-a", str(data_a), "--data-b", str(data_b), "--holdout", "0.25", "--json",
+                          str(figures))
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "against" in result.stdout and "kid_a_to_b_halves_below_zero" in result.stdout
+        return next(iter(json.loads(figures.read_text()).values()))
+
+    itself = compare("first", "first")
+    for direction in ("a_to_b", "b_to_a"):  # the same model on the same classifiers and halves: no difference
+        assert itself[f"kid_{direction}_difference"] == 0 and itself[f"kid_{direction}_halves_spread"] == 0
+        assert itself[f"kid_{direction}_halves_below_zero"] == 0 and itself[f"kid_{direction}_halves"] == 40
+    figures = compare("first", "second")
+    assert (figures["images_a"], figures["images_b"]) == (4, 4)
+    for direction in ("a_to_b", "b_to_a"):
+        difference = figures[f"classifier_kid_{direction}"] - figures[f"other_classifier_kid_{direction}"]
+        assert figures[f"kid_{direction}_difference"] == pytest.approx(difference, abs=1e-9)
+        assert difference != 0 and len(figures[f"kid_{direction}_difference_per_classifier"]) == 5
+        assert figures[f"kid_{direction}_halves_spread"] > 0
+        assert 0 <= figures[f"kid_{direction}_halves_below_zero"] <= 40
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--against", "{first}", "--data-a", "{a}", "--data-b", "{b}"], "add --cyclegan"),
+    (["--cyclegan", "{first}", "--against", "{first}", "--data-a", "{a}", "--data-b", "{b}", "--kid"],
+     "classifier KIDs only"),
+    (["--cyclegan", "{first}", "--against", "{small}", "--data-a", "{a}", "--data-b", "{b}"], "cannot be compared"),
+    (["--cyclegan", "{first}", "--against", "{first}", "--data-a", "{a}", "--data-b", "{b}", "--holdout", "0.1"],
+     "at least 4 test images per domain"),
+    (["--cyclegan", "{first}", "--against", "{nothing}", "--data-a", "{a}", "--data-b", "{b}"],
+     "not a loadable CycleGAN export"),
+])
+def test_evaluate_against_refuses_what_it_cannot_compare_in_one_line(tmp_path, arguments, message):
+    folders = {"a": make_images(tmp_path / "red", count=16, seed=0, size=(16, 16)),
+               "b": make_images(tmp_path / "blue", count=16, seed=1, size=(16, 16)),
+               "first": tmp_path / "first", "small": tmp_path / "small", "nothing": tmp_path / "nothing"}
+    CycleGAN(image_size=16, conv_dim=4, n_res_blocks=1).save_pretrained(folders["first"])
+    CycleGAN(image_size=32, conv_dim=4, n_res_blocks=1).save_pretrained(folders["small"])
+    result = run_main(parse_and_run, *(argument.format(**folders) for argument in arguments))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert message in result.stderr

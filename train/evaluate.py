@@ -2,6 +2,7 @@
 
     python -m train.evaluate --data-root ../shared/data [--checkpoints checkpoints] [--json FILE]  # the bundled models
     python -m train.evaluate --cyclegan RUN_DIR --data-a DIR --data-b DIR [--holdout 0.1]          # your own CycleGAN
+    python -m train.evaluate --cyclegan RUN_DIR --against OTHER_DIR --data-a DIR --data-b DIR ...   # which KID is lower
     python -m train.evaluate --dcgan RUN_DIR --data DIR [--holdout 0.1]                            # your own DCGAN
     ... [--fid] [--kid] [--feature-weights PATH]                         # and Inception FID / KID (train/fidelity.py)
 
@@ -20,6 +21,9 @@
   image, next to the training images' own nearest-neighbour distance (leave-one-out), and the
   samples' distance to each other (small means collapse). Distances are root-mean-square per pixel
   in [0, 1]. Samples much closer to the data than the data is to itself would mean copying.
+- `--against OTHER`: the two CycleGANs' classifier KIDs and their difference, both ways, on the same
+  classifiers and the same random halves of the held-out images, so that the difference comes with
+  how far it moves by chance (train/kid_comparison.py).
 - `--fid` / `--kid`: Inception FID / KID of the CycleGAN's translations against the held-out real
   images of the target domain, or of `--samples` DCGAN samples against its training or held-out
   images (`--reference`).
@@ -49,6 +53,7 @@ from train.domain_classifier import (
 )
 from train.errors import UserError, main
 from train.fidelity import inception_distances, kernel_distance
+from train.kid_comparison import difference_summary, kids_on_halves, random_halves
 
 SAMPLE_SEEDS = list(range(64))
 # One classifier's KIDs move with the seed it was trained from as much as between models; the figures
@@ -152,15 +157,21 @@ def classifier_figures(classifier: DomainClassifier, test_a: torch.Tensor, test_
                                                      classifier_features(classifier, test_a))}
 
 
-def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float,
-                     inception: InceptionOptions = InceptionOptions()) -> dict:
-    """The CycleGAN figures of the module docstring, on the held-out images (all images if holdout is 0)."""
-    size = model.image_size
+def training_and_test_images(size: int, data_a: Path, data_b: Path, holdout: float) -> tuple[torch.Tensor, ...]:
+    """Both domains' training images (uint8, what the domain classifiers learn from) and test images
+    (float in [-1, 1]: the held-out ones, or all of them if holdout is 0): train_a, train_b, test_a, test_b."""
     part = "holdout" if holdout > 0 else "train"
     train_a = load_image_folder(data_a, size, "--data-a", holdout=holdout)
     train_b = load_image_folder(data_b, size, "--data-b", holdout=holdout)
     test_a, test_b = (basic(load_image_folder(folder, size, flag, holdout=holdout, part=part))
                       for folder, flag in ((data_a, "--data-a"), (data_b, "--data-b")))
+    return train_a, train_b, test_a, test_b
+
+
+def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float,
+                     inception: InceptionOptions = InceptionOptions()) -> dict:
+    """The CycleGAN figures of the module docstring, on the held-out images (all images if holdout is 0)."""
+    train_a, train_b, test_a, test_b = training_and_test_images(model.image_size, data_a, data_b, holdout)
     fake_b, fake_a = translate_all(model.gen_a2b, test_a), translate_all(model.gen_b2a, test_b)
     judged = [classifier_figures(train_domain_classifier(train_a, train_b, seed=seed), test_a, test_b, fake_a, fake_b)
               for seed in tqdm(CLASSIFIER_SEEDS, desc="domain classifiers", leave=False)]
@@ -177,10 +188,55 @@ def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float
             **inception.distances(signed_to_uint8(fake_a), signed_to_uint8(test_a), "b_to_a")}
 
 
+def compare_cyclegans(model: CycleGAN, other: CycleGAN, data_a: Path, data_b: Path, holdout: float) -> dict:
+    """`model`'s classifier KIDs minus `other`'s, both ways, on the same classifiers and the same random
+    halves of the test images (train/kid_comparison.py)."""
+    if other.image_size != model.image_size:
+        raise UserError(f"--against: a model of {other.image_size}x{other.image_size} images cannot be compared "
+                        f"with one of {model.image_size}x{model.image_size} on the same images")
+    train_a, train_b, test_a, test_b = training_and_test_images(model.image_size, data_a, data_b, holdout)
+    if min(len(test_a), len(test_b)) < 4:
+        raise UserError(f"--against needs at least 4 test images per domain (halves of 2), got {len(test_a)} and "
+                        f"{len(test_b)}; hold out more (--holdout)")
+    translations = {"a_to_b": [translate_all(compared.gen_a2b, test_a) for compared in (model, other)],
+                    "b_to_a": [translate_all(compared.gen_b2a, test_b) for compared in (model, other)]}
+    targets = {"a_to_b": test_b, "b_to_a": test_a}
+    halves = {direction: random_halves(len(translations[direction][0]), len(targets[direction]))
+              for direction in targets}
+    full_set = {direction: ([], []) for direction in targets}  # per classifier: (model's KID, other's KID)
+    on_halves = {direction: [] for direction in targets}  # per classifier: the differences on each half
+    for seed in tqdm(CLASSIFIER_SEEDS, desc="domain classifiers", leave=False):
+        classifier = train_domain_classifier(train_a, train_b, seed=seed)
+        for direction, target in targets.items():
+            real = classifier_features(classifier, target)
+            mine, theirs = (classifier_features(classifier, fakes) for fakes in translations[direction])
+            full_set[direction][0].append(kernel_distance(mine, real))
+            full_set[direction][1].append(kernel_distance(theirs, real))
+            pairs = zip(kids_on_halves(mine, real, halves[direction]), kids_on_halves(theirs, real, halves[direction]),
+                        strict=True)
+            on_halves[direction].append([kid_mine - kid_theirs for kid_mine, kid_theirs in pairs])
+    figures = {"images_a": len(test_a), "images_b": len(test_b), "held_out": holdout > 0}
+    for direction in targets:
+        mine, theirs = full_set[direction]
+        # Each half's difference, averaged over the classifiers:
+        per_half = [statistics.fmean(column) for column in zip(*on_halves[direction], strict=True)]
+        summary = difference_summary([a - b for a, b in zip(mine, theirs, strict=True)], per_half)
+        figures |= {f"classifier_kid_{direction}": statistics.fmean(mine),
+                    f"other_classifier_kid_{direction}": statistics.fmean(theirs),
+                    **{f"kid_{direction}_{key}": value for key, value in summary.items()}}
+    return figures
+
+
+def shown(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(item) for item in value) + "]"
+    return str(value)
+
+
 def report(name: str, figures: dict) -> None:
-    shown = ", ".join(f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}"
-                      for key, value in figures.items())
-    print(f"{name}: {shown}", flush=True)
+    print(f"{name}: " + ", ".join(f"{key} {shown(value)}" for key, value in figures.items()), flush=True)
 
 
 def dcgan_quality(generator: DCGenerator, data: Path, holdout: float, inception: InceptionOptions,
@@ -224,6 +280,9 @@ def parse_and_run(argv: list[str]) -> None:
     parser.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="folder of the bundled models")
     parser.add_argument("--cyclegan", type=Path,
                         help="evaluate this CycleGAN: a run folder or its export/ (with --data-a, --data-b)")
+    parser.add_argument("--against", type=Path,
+                        help="with --cyclegan: compare its classifier KIDs with this CycleGAN's (run folder or "
+                             "export/) on the same classifiers and random halves of the test images")
     parser.add_argument("--dcgan", type=Path, help="evaluate this DCGAN: a run folder or its export/ (with --data)")
     parser.add_argument("--data", type=Path, help="the DCGAN's training images")
     parser.add_argument("--data-a", type=Path, help="the CycleGAN's domain A images")
@@ -246,14 +305,24 @@ def parse_and_run(argv: list[str]) -> None:
     if args.samples < 2:
         raise UserError(f"--samples must be at least 2, got {args.samples}")
     inception = InceptionOptions(args.fid, args.kid, args.feature_weights)
+    if args.against and not args.cyclegan:
+        raise UserError("--against compares with the CycleGAN given by --cyclegan; add --cyclegan")
+    if args.against and inception.wanted():
+        raise UserError("--against compares classifier KIDs only; run --fid / --kid without it")
     if args.feature_weights and not inception.wanted():
         raise UserError("--feature-weights is for --fid or --kid; add one of them")
     if args.cyclegan:
         if not (args.data_a and args.data_b):
             raise UserError("--cyclegan needs --data-a and --data-b")
-        results = {str(args.cyclegan): cyclegan_quality(load_export(CycleGAN, args.cyclegan), args.data_a,
-                                                        args.data_b, args.holdout, inception)}
-        report(str(args.cyclegan), results[str(args.cyclegan)])
+        model = load_export(CycleGAN, args.cyclegan)
+        if args.against:
+            name = f"{args.cyclegan} against {args.against}"
+            results = {name: compare_cyclegans(model, load_export(CycleGAN, args.against), args.data_a, args.data_b,
+                                               args.holdout)}
+        else:
+            name = str(args.cyclegan)
+            results = {name: cyclegan_quality(model, args.data_a, args.data_b, args.holdout, inception)}
+        report(name, results[name])
     elif args.dcgan:
         if not args.data:
             raise UserError("--dcgan needs --data")
