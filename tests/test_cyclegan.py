@@ -100,19 +100,55 @@ def test_exports_name_the_first_block_norm_and_older_ones_load_normalised(tmp_pa
         CycleGenerator(conv_dim=4, first_block_norm="batch")
 
 
+@pytest.mark.parametrize("output_block, blocky", [("upsampled", True), ("full-resolution", False)])
+def test_only_the_full_resolution_output_block_lets_neighbouring_pixels_differ_freely(output_block, blocky):
+    """With "upsampled" every 2x2 block of the output comes from one feature vector through one 3x3
+    convolution: set that convolution to average its neighbours and each 2x2 block stays nearly flat.
+    The full-resolution block works on the upsampled features before the colours, so it need not."""
+    torch.manual_seed(0)
+    generator = CycleGenerator(conv_dim=4, n_res_blocks=1, output_block=output_block).eval()
+    if output_block == "upsampled":
+        torch.nn.init.constant_(generator.decoder[2].weight, 1 / (9 * 4))  # a box filter over the 4 channels
+    with torch.no_grad():
+        image = generator(torch.rand(1, 3, 16, 16) * 2 - 1)[0]  # (3, 16, 16)
+    blocks = image.unfold(1, 2, 2).unfold(2, 2, 2)  # (3, 8, 8, 2, 2): the 2x2 blocks of the upsampling
+    within = (blocks - blocks.mean(dim=(-1, -2), keepdim=True)).abs().mean()
+    across = (image - image.mean(dim=(-1, -2), keepdim=True)).abs().mean()
+    assert bool(within < 0.5 * across) is blocky, (within, across)
+
+
+def test_exports_name_the_output_block_and_older_ones_load_upsampled(tmp_path):
+    model = CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16, skips="features+input", output_block="full-resolution")
+    model.save_pretrained(tmp_path / "new")
+    assert json.loads((tmp_path / "new" / "config.json").read_text())["output_block"] == "full-resolution"
+    loaded = CycleGAN.from_pretrained(tmp_path / "new", strict=True)
+    assert loaded.gen_a2b.output_block == "full-resolution"
+    # The input joins the first convolution at the full resolution: (c, 2c + 3, 3, 3).
+    assert loaded.gen_a2b.first_output_convolution().weight.shape == (4, 11, 3, 3)
+    CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16).save_pretrained(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["output_block"]  # an export from before the option
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    assert CycleGAN.from_pretrained(tmp_path / "old", strict=True).gen_b2a.output_block == "upsampled"
+    with pytest.raises(ValueError, match="output_block must be one of upsampled, full-resolution"):
+        CycleGenerator(conv_dim=4, output_block="transposed")
+
+
 def test_generator_refuses_sizes_not_divisible_by_4():
     with pytest.raises(ValueError, match="divisible by 4"):
         CycleGenerator(conv_dim=4)(torch.zeros(1, 3, 18, 16))
 
 
-@pytest.mark.parametrize("kind, skips, first_block_norm", [
+@pytest.mark.parametrize("kind, skips, option", [
     ("patch", "none", "instance"), ("dc", "none", "instance"), ("global+patch", "none", "instance"),
     ("patchgan", "none", "instance"), ("patch", "features", "instance"), ("patch", "features+input", "instance"),
-    ("patch", "features", "none")])
-def test_every_parameter_of_both_generators_and_discriminators_gets_a_gradient(kind, skips, first_block_norm):
+    ("patch", "features", "none"), ("patch", "features", "full-resolution"),
+    ("dc", "features+input", "full-resolution")])
+def test_every_parameter_of_both_generators_and_discriminators_gets_a_gradient(kind, skips, option):
     torch.manual_seed(0)
     size = 32 if kind == "patchgan" else 16  # the PatchGAN's map needs 32 px to keep a score
-    model = CycleGAN(image_size=size, conv_dim=4, n_res_blocks=1, skips=skips, first_block_norm=first_block_norm)
+    options = {"output_block": option} if option == "full-resolution" else {"first_block_norm": option}
+    model = CycleGAN(image_size=size, conv_dim=4, n_res_blocks=1, skips=skips, **options)
     disc_a, disc_b = build_discriminator(kind, 4, size), build_discriminator(kind, 4, size)
     real_a, real_b = torch.rand(2, 3, size, size) * 2 - 1, torch.rand(2, 3, size, size) * 2 - 1
     out = model(real_a, real_b, with_identity=True)

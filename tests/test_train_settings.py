@@ -42,7 +42,8 @@ def test_config_json_keeps_one_key_per_flag_as_written_before_the_settings_objec
         "data_b": "b/orange", "diffaug": False, "disc": "patch", "ema_decay": 0.999, "first_block_norm": "instance",
         "holdout": 0.0, "image_size": 64,
         "iters": 5000, "lambda_cycle": 10.0, "lambda_identity": 0.0, "lr_d": 2e-4, "lr_decay": False, "lr_g": 2e-4,
-        "n_res_blocks": 3, "name_a": "apple", "name_b": "orange", "no_cycle": False, "out": "run", "patch_layers": 3,
+        "n_res_blocks": 3, "name_a": "apple", "name_b": "orange", "no_cycle": False, "out": "run",
+        "output_block": "upsampled", "patch_layers": 3,
         "pool_size": 50, "precision": "fp32", "private": False, "push_to_hub": None, "report_to": "none",
         "resume": False, "sample_every": 100, "seed": 0, "skips": settings.skips}
 
@@ -77,12 +78,13 @@ def test_a_cycle_gan_run_from_before_the_skip_options_resumes_with_its_network(t
     assert resumed.skips == skips
 
 
-def test_a_cycle_gan_run_from_before_first_block_norm_resumes_normalised_whatever_the_flag_says(tmp_path):
+def test_a_cycle_gan_run_from_before_the_generator_options_resumes_with_its_network_whatever_the_flags_say(tmp_path):
     written = cyclegan.parse_args(["--data-a", "a/apple", "--data-b", "b/orange", "--out", "run"]).to_json()
-    del written["first_block_norm"]
+    del written["first_block_norm"], written["output_block"]
     resumed = cyclegan.parse_args(["--data-a", "a/apple", "--data-b", "b/orange", "--out",
-                                   str(saved_run(tmp_path, written)), "--resume", "--first-block-norm", "none"])
-    assert resumed.first_block_norm == "instance"
+                                   str(saved_run(tmp_path, written)), "--resume", "--first-block-norm", "none",
+                                   "--output-block", "full-resolution"])
+    assert (resumed.first_block_norm, resumed.output_block) == ("instance", "upsampled")
 
 
 @pytest.mark.parametrize("key, value, message", [

@@ -26,7 +26,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from gan_demo.imaging import uint8_to_signed
 from gan_demo.models import CycleGAN
-from gan_demo.models.cyclegan import FIRST_BLOCK_NORMS, LEGACY_SKIPS, SKIP_OPTIONS
+from gan_demo.models.cyclegan import FIRST_BLOCK_NORMS, LEGACY_SKIPS, OUTPUT_BLOCKS, SKIP_OPTIONS
 from gan_demo.models.dcgan import check_power_of_two
 from train import augment, losses
 from train.data import batch_indices, list_images, load_image_folder, step_generator
@@ -75,6 +75,7 @@ class CycleGANSettings(TrainingSettings):
     n_res_blocks: int
     skips: str = dataclasses.field(metadata=choices(SKIP_OPTIONS, older=LEGACY_SKIPS))  # runs once said true/false
     first_block_norm: str = dataclasses.field(metadata=choices(FIRST_BLOCK_NORMS))
+    output_block: str = dataclasses.field(metadata=choices(OUTPUT_BLOCKS))
     lr_g: float
     lr_d: float
     lr_decay: bool
@@ -115,14 +116,19 @@ def parse_args(argv: list[str]) -> CycleGANSettings:
                         help="normalisation of the generators' first encoder block: instance (as every other "
                              "block), or none, which lets the input's overall colour and brightness reach the "
                              "features, as in pix2pix's U-Net")
+    parser.add_argument("--output-block", choices=OUTPUT_BLOCKS, default="upsampled",
+                        help="how the generators' decoder ends: upsampled (one convolution of the upsampled "
+                             "half-resolution features makes the colours, each 2x2 block from one feature) "
+                             "or full-resolution (a convolution at the full resolution first, then a 7x7 one "
+                             "to the colours, as the reference generator ends)")
     parser.add_argument("--lr-g", type=float, default=2e-4, help="Adam learning rate of both generators")
     parser.add_argument("--lr-d", type=float, default=2e-4, help="Adam learning rate of both discriminators")
     parser.add_argument("--lr-decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of --iters")
     add_common_arguments(parser, sample_every=100, checkpoint_every=800)
-    # Runs from before --first-block-norm normalised the first block.
+    # Runs from before --first-block-norm normalised the first block; from before --output-block, upsampled.
     return parse_settings(parser, argv, CycleGANSettings, check_settings,
-                          before_flags={"first_block_norm": "instance"})
+                          before_flags={"first_block_norm": "instance", "output_block": "upsampled"})
 
 
 def check_settings(settings: CycleGANSettings) -> None:
@@ -147,7 +153,8 @@ def discriminator(settings: CycleGANSettings) -> torch.nn.Module:
 def generators(settings: CycleGANSettings, **domain_names: str) -> CycleGAN:
     """A new pair of generators of the run's sizes and options (`domain_names`: domain_a, domain_b)."""
     return CycleGAN(image_size=settings.image_size, conv_dim=settings.conv_dim, n_res_blocks=settings.n_res_blocks,
-                    skips=settings.skips, first_block_norm=settings.first_block_norm, **domain_names)
+                    skips=settings.skips, first_block_norm=settings.first_block_norm,
+                    output_block=settings.output_block, **domain_names)
 
 
 def training_memory(settings: CycleGANSettings, image_count: int, stored_size: int) -> float:

@@ -123,14 +123,13 @@ def translate_all(generator: torch.nn.Module, images: torch.Tensor) -> torch.Ten
 
 
 def without_input_path(generator: CycleGenerator) -> CycleGenerator | None:
-    """A copy of `generator` whose input no longer reaches the output directly: the weights of its
-    last convolution on the input's 3 channels at zero. None for a generator without such a path."""
+    """A copy of `generator` whose input no longer reaches the output directly: the weights of the
+    convolution it joins on the input's 3 channels at zero. None for a generator without such a path."""
     if generator.skips != "features+input":
         return None
     cut = copy.deepcopy(generator)
-    to_rgb = cut.decoder[2]
-    with torch.no_grad():
-        to_rgb.weight[:, -3:] = 0  # (3, 2c + 3, 3, 3): the input's channels come last (CycleGenerator.forward)
+    with torch.no_grad():  # (out, 2c + 3, 3, 3): the input's channels come last (CycleGenerator.forward)
+        cut.first_output_convolution().weight[:, -3:] = 0
     return cut
 
 

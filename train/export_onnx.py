@@ -47,7 +47,7 @@ SIZE_KEYS = {"latent_dim", "conv_dim", "image_size", "n_res_blocks", "domain_a",
 # ... and the options that change its structure, with the values this exporter was checked on
 # (tests/test_onnx.py exports each one). Anything else is refused rather than guessed at.
 EXPORTABLE_OPTIONS = {"norm": ("pixel", "instance"), "skips": (False, True, "none", "features", "features+input"),
-                      "first_block_norm": ("instance", "none")}
+                      "first_block_norm": ("instance", "none"), "output_block": ("upsampled", "full-resolution")}
 
 
 @dataclass(frozen=True)

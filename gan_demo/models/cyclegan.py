@@ -4,7 +4,8 @@ one model). The discriminators are training-only and live in train/discriminator
 
 paper (Zhu et al. 2017): G = gen_a2b, F = gen_b2a.
 The generator's `skips` option (SKIP_OPTIONS) says what, besides the 16x16 bottleneck, reaches the decoder;
-its `first_block_norm` (FIRST_BLOCK_NORMS), whether the first encoder block normalises away the input's overall colour.
+its `first_block_norm` (FIRST_BLOCK_NORMS), whether the first encoder block normalises away the input's overall colour;
+its `output_block` (OUTPUT_BLOCKS), whether the decoder works at the full resolution before its colours.
 Shapes in comments are for a 64x64 input and conv_dim 32 (written c); any H and W divisible by 4 work.
 """
 
@@ -73,6 +74,30 @@ def skip_option(skips: str | bool) -> str:
     return skips
 
 
+# How the decoder ends. "upsampled": its 32x32 features are repeated 2x2 (nearest upsampling) and one
+# 3x3 convolution makes the colours, so each 2x2 block of the output comes from one feature vector
+# and shows it, a dotted, checkered texture. "full-resolution": as the reference generator ends, a
+# 3x3 convolution with instance norm and ReLU at the full resolution after the upsampling, then a
+# 7x7 convolution to the colours, so neighbouring output pixels can differ as an image's do.
+OUTPUT_BLOCKS = ("upsampled", "full-resolution")
+
+
+def output_layers(in_channels: int, conv_dim: int, output_block: str) -> nn.Module:
+    """(B, in_channels, H, W) upsampled features -> (B, 3, H, W) colours before the tanh."""
+    if output_block not in OUTPUT_BLOCKS:
+        raise ValueError(f"output_block must be one of {', '.join(OUTPUT_BLOCKS)}, got {output_block!r}")
+    if output_block == "upsampled":
+        return nn.Conv2d(in_channels, 3, kernel_size=3, padding=1)
+    return nn.Sequential(
+        nn.ReflectionPad2d(1),
+        nn.Conv2d(in_channels, conv_dim, kernel_size=3, bias=False),  # (B, c, H, W)
+        nn.InstanceNorm2d(conv_dim, affine=True),
+        nn.ReLU(inplace=True),
+        nn.ReflectionPad2d(3),
+        nn.Conv2d(conv_dim, 3, kernel_size=7),  # (B, 3, H, W)
+    )
+
+
 class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", "cyclegan", "pytorch"]):
     """image (B, 3, H, W) in [-1, 1] -> translated image (B, 3, H, W) in [-1, 1]; H, W divisible by 4.
 
@@ -86,13 +111,18 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
 
     `first_block_norm` (FIRST_BLOCK_NORMS): "instance" normalises the first encoder block like every
     other; "none" leaves it unnormalised, so the input's overall colour and brightness survive into
-    the features (and, with skips, reach the decoder)."""
+    the features (and, with skips, reach the decoder).
+
+    `output_block` (OUTPUT_BLOCKS): "upsampled" makes the colours with one convolution of the
+    upsampled half-resolution features; "full-resolution" adds a convolution at the full resolution
+    before a 7x7 one to the colours, as the reference generator ends."""
 
     def __init__(self, conv_dim: int = 32, n_res_blocks: int = 3, skips: str | bool = "none",
-                 first_block_norm: str = "instance", format_version: int = FORMAT_VERSION):
+                 first_block_norm: str = "instance", output_block: str = "upsampled",
+                 format_version: int = FORMAT_VERSION):
         super().__init__()
         self.conv_dim, self.n_res_blocks, self.skips = conv_dim, n_res_blocks, skip_option(skips)
-        self.first_block_norm, self.format_version = first_block_norm, format_version
+        self.first_block_norm, self.output_block, self.format_version = first_block_norm, output_block, format_version
         # Encoder: extract features at a quarter of the resolution.
         self.encoder = nn.Sequential(
             encoder_block(3, conv_dim, first_block_norm),  # (B, c, 32, 32)
@@ -101,12 +131,12 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
         # Transformer: residual blocks keep the shape and change the content.
         self.transformer = nn.Sequential(*[ResidualBlock(conv_dim * 2) for _ in range(n_res_blocks)])  # (B, 2c, 16, 16)
         # Decoder: back to the input size. With skips, the encoder's (B, c, 32, 32) features join the
-        # decoder's before the upsampling; with "features+input", the input joins before the last convolution.
-        to_rgb_channels = {"none": conv_dim, "features": conv_dim * 2, "features+input": conv_dim * 2 + 3}
+        # decoder's before the upsampling; with "features+input", the input joins before the output layers.
+        output_channels = {"none": conv_dim, "features": conv_dim * 2, "features+input": conv_dim * 2 + 3}
         self.decoder = nn.Sequential(
             up_block(conv_dim * 2, conv_dim),  # (B, c, 32, 32)
             nn.Upsample(scale_factor=2, mode="nearest"),  # (B, c, 64, 64); with skips (B, 2c, 64, 64)
-            nn.Conv2d(to_rgb_channels[self.skips], 3, kernel_size=3, padding=1),
+            output_layers(output_channels[self.skips], conv_dim, output_block),  # (B, 3, 64, 64)
             nn.Tanh(),
         )  # (B, 3, 64, 64)
         self.apply(init_weights)
@@ -118,13 +148,18 @@ class CycleGenerator(nn.Module, VersionedHubMixin, **HUB_METADATA, tags=["gan", 
         if self.skips == "none":
             return self.decoder(self.transformer(self.encoder(images)))
         to_half, to_quarter = self.encoder
-        up_to_half, upsample, to_rgb, tanh = self.decoder
+        up_to_half, upsample, to_colours, tanh = self.decoder
         half = to_half(images)  # (B, c, 32, 32)
         features = up_to_half(self.transformer(to_quarter(half)))  # (B, c, 32, 32)
         features = upsample(torch.cat([features, half], dim=1))  # (B, 2c, 64, 64)
         if self.skips == "features+input":
             features = torch.cat([features, images], dim=1)  # (B, 2c + 3, 64, 64)
-        return tanh(to_rgb(features))  # (B, 3, 64, 64)
+        return tanh(to_colours(features))  # (B, 3, 64, 64)
+
+    def first_output_convolution(self) -> nn.Conv2d:
+        """The decoder's first convolution after the upsampling: where "features+input" joins the input."""
+        to_colours = self.decoder[2]
+        return to_colours if isinstance(to_colours, nn.Conv2d) else to_colours[1]
 
 
 class CycleGAN(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="image-to-image",
@@ -135,11 +170,12 @@ class CycleGAN(nn.Module, VersionedHubMixin, **HUB_METADATA, pipeline_tag="image
 
     def __init__(self, domain_a: str = "a", domain_b: str = "b", image_size: int = 64, conv_dim: int = 32,
                  n_res_blocks: int = 3, skips: str | bool = "none", first_block_norm: str = "instance",
-                 format_version: int = FORMAT_VERSION):
+                 output_block: str = "upsampled", format_version: int = FORMAT_VERSION):
         super().__init__()
         self.domain_a, self.domain_b, self.image_size = domain_a, domain_b, image_size
         self.format_version = format_version
-        generator = dict(conv_dim=conv_dim, n_res_blocks=n_res_blocks, skips=skips, first_block_norm=first_block_norm)
+        generator = dict(conv_dim=conv_dim, n_res_blocks=n_res_blocks, skips=skips, first_block_norm=first_block_norm,
+                         output_block=output_block)
         self.gen_a2b = CycleGenerator(**generator)  # paper: G
         self.gen_b2a = CycleGenerator(**generator)  # paper: F
 

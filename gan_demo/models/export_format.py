@@ -11,7 +11,8 @@ Format history:
 - 2: reference residual blocks (conv-IN-ReLU-conv-IN, reflection padding), no bias before any
   instance norm, N(0, 0.02) initialisation. Later in format 2, CycleGAN gained the optional `skips`
   key: an export without it is a generator without skip connections, exactly as before; then the
-  optional `first_block_norm` key: without it, the first encoder block has instance norm as before.
+  optional `first_block_norm` key: without it, the first encoder block has instance norm as before;
+  then the optional `output_block` key: without it, the decoder ends as before ("upsampled").
 """
 
 import inspect
@@ -25,9 +26,9 @@ from huggingface_hub import PyTorchModelHubMixin
 HUB_METADATA = dict(library_name="gan-demo", license="mit")
 FORMAT_VERSION = 2
 # config.json keys an export may lack, its class's default then applies: format_version (format 1
-# exports), skips and first_block_norm (CycleGANs exported before the options), norm (DCGANs
-# exported before the option).
-OPTIONAL_KEYS = {"format_version", "skips", "first_block_norm", "norm"}
+# exports), skips, first_block_norm and output_block (CycleGANs exported before the options), norm
+# (DCGANs exported before the option).
+OPTIONAL_KEYS = {"format_version", "skips", "first_block_norm", "output_block", "norm"}
 # What this app serves, fitting a 2-core CPU Space: the bundled models are latent 100, conv 32, 64 px,
 # 3 residual blocks; these bounds allow some 30x that compute per image.
 SIZE_LIMITS = {"latent_dim": (1, 1024), "conv_dim": (1, 128), "image_size": (16, 256), "n_res_blocks": (1, 12)}
@@ -157,7 +158,7 @@ def check_sizes(config: dict[str, Any]) -> None:
     """config.json's sizes and options are within what this app serves (SIZE_LIMITS, the options'
     values), so building the network cannot take unbounded memory or time."""
     # The networks' option values; imported on call for the reason exportable_classes gives.
-    from gan_demo.models.cyclegan import FIRST_BLOCK_NORMS, SKIP_OPTIONS
+    from gan_demo.models.cyclegan import FIRST_BLOCK_NORMS, OUTPUT_BLOCKS, SKIP_OPTIONS
     from gan_demo.models.dcgan import NORMS
 
     for key, (smallest, largest) in SIZE_LIMITS.items():
@@ -177,6 +178,9 @@ def check_sizes(config: dict[str, Any]) -> None:
     if config.get("first_block_norm", "instance") not in FIRST_BLOCK_NORMS:
         raise ExportFormatError(f"first_block_norm must be one of {', '.join(FIRST_BLOCK_NORMS)}, "
                                 f"not {shown_value(config['first_block_norm'])}")
+    if config.get("output_block", "upsampled") not in OUTPUT_BLOCKS:
+        raise ExportFormatError(f"output_block must be one of {', '.join(OUTPUT_BLOCKS)}, "
+                                f"not {shown_value(config['output_block'])}")
     if config.get("norm", "instance") not in NORMS:
         raise ExportFormatError(f"norm must be one of {', '.join(NORMS)}, not {shown_value(config['norm'])}")
     for key in ("domain_a", "domain_b"):
