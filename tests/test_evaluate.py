@@ -19,7 +19,7 @@ from gan_demo.models import CycleGAN, CycleGenerator, DCGenerator
 from tests.conftest import make_images, run_cli, run_main
 from train.data import list_images, split_holdout
 from train.domain_classifier import train_domain_classifier
-from train.evaluate import parse_and_run, without_input_path
+from train.evaluate import parse_and_run, white_backgrounds, without_input_path
 from train.fidelity import KID_SUBSET_SIZE, inception_distances, kernel_distance, kid_subset_size
 from train.kid_comparison import difference_summary, kids_on_halves, random_halves
 
@@ -79,6 +79,7 @@ def test_evaluate_a_cyclegan_on_its_held_out_images(tmp_path, stand_in_inception
             assert torch.isfinite(torch.tensor(figures[key])), key
         # The classifier KID is a mean over several classifiers, their spread reported beside it.
         assert figures[f"classifier_kid_{direction}_spread"] >= 0
+        assert figures[f"white_background_inputs_{direction}"] == 0  # random tinted noise: no white backdrop
 
 
 def test_the_domain_classifier_does_not_depend_on_the_callers_thread_count():
@@ -221,3 +222,19 @@ def test_evaluate_against_refuses_what_it_cannot_compare_in_one_line(tmp_path, a
     result = run_main(parse_and_run, *(argument.format(**folders) for argument in arguments))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert message in result.stderr
+
+
+def test_the_white_backdrop_check_tells_a_kept_backdrop_from_a_blackened_one():
+    """Photos of a dark subject on white, and photos without a white frame: a translation that
+    keeps the frame counts as kept, one that inverts it to black does not, and images not on white
+    are not counted at all."""
+    on_white = torch.ones(3, 3, 32, 32)
+    on_white[..., 8:24, 8:24] = -0.8  # a dark subject in the middle
+    elsewhere = torch.zeros(2, 3, 32, 32)  # mid-grey all over
+    inputs = torch.cat([on_white, elsewhere])
+    translations = inputs.clone()
+    translations[..., 8:24, 8:24] = 0.7  # the subject changes; the backdrop of every image stays
+    translations[0] = -translations[0]  # this one's backdrop turned black
+    figures = white_backgrounds(inputs, translations, "a_to_b")
+    assert figures == {"white_background_inputs_a_to_b": 3, "white_background_kept_a_to_b": pytest.approx(2 / 3)}
+    assert white_backgrounds(elsewhere, elsewhere, "b_to_a") == {"white_background_inputs_b_to_a": 0}

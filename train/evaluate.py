@@ -17,6 +17,7 @@
   a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For generators whose input
   reaches their last convolution directly (`skips` "features+input"), the round trips again with
   that path cut, since the plain figure then measures a copy of the input as much as a translation.
+  And of the held-out photos on a white backdrop, the share whose translation keeps it light.
 - DCGAN memorisation check: the mean distance of 64 samples (seeds 0-63) to their nearest training
   image, next to the training images' own nearest-neighbour distance (leave-one-out), and the
   samples' distance to each other (small means collapse). Distances are root-mean-square per pixel
@@ -59,6 +60,10 @@ SAMPLE_SEEDS = list(range(64))
 # One classifier's KIDs move with the seed it was trained from as much as between models; the figures
 # are means over classifiers trained from these seeds, the KIDs' spread between them beside them.
 CLASSIFIER_SEEDS = range(5)
+# A photo on a white backdrop: its outer frame averages above this brightness (in [0, 1]); its
+# translation keeps the backdrop if the frame stays above KEPT_FRAME.
+WHITE_FRAME = 0.9
+KEPT_FRAME = 0.8
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,26 @@ def without_input_path(generator: CycleGenerator) -> CycleGenerator | None:
     return cut
 
 
+def border_brightness(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, S, S) in [-1, 1] -> (N,): the mean brightness in [0, 1] of each image's outer frame, S/16 wide."""
+    width = max(1, images.shape[-1] // 16)
+    frame = torch.ones_like(images[:1, :1])  # (1, 1, S, S)
+    frame[..., width:-width, width:-width] = 0
+    return ((images + 1) / 2 * frame).sum(dim=(1, 2, 3)) / (frame.sum() * images.shape[1])
+
+
+def white_backgrounds(inputs: torch.Tensor, translations: torch.Tensor, direction: str) -> dict[str, float | int]:
+    """Of the inputs photographed on white (their frame brighter than WHITE_FRAME), how many
+    translations keep a light frame (brighter than KEPT_FRAME): the subject should change, not the
+    backdrop. A generator can pass every other figure while turning white backdrops black."""
+    on_white = border_brightness(inputs) > WHITE_FRAME
+    figures = {f"white_background_inputs_{direction}": int(on_white.sum())}
+    if on_white.any():
+        kept = border_brightness(translations[on_white]) > KEPT_FRAME
+        figures[f"white_background_kept_{direction}"] = kept.float().mean().item()
+    return figures
+
+
 def round_trips(gen_a2b: torch.nn.Module, gen_b2a: torch.nn.Module, test_a: torch.Tensor,
                 test_b: torch.Tensor) -> tuple[float, float]:
     """Mean L1 of a -> b -> a and b -> a -> b in [-1, 1]."""
@@ -179,6 +204,7 @@ def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float
                **{f"{key}_spread": statistics.stdev(one[key] for one in judged)
                   for key in ("classifier_kid_a_to_b", "classifier_kid_b_to_a")}}
     figures["l1_a_to_b_to_a"], figures["l1_b_to_a_to_b"] = round_trips(model.gen_a2b, model.gen_b2a, test_a, test_b)
+    figures |= white_backgrounds(test_a, fake_b, "a_to_b") | white_backgrounds(test_b, fake_a, "b_to_a")
     cut_a2b, cut_b2a = without_input_path(model.gen_a2b), without_input_path(model.gen_b2a)
     if cut_a2b is not None:
         figures["l1_a_to_b_to_a_without_input_path"], figures["l1_b_to_a_to_b_without_input_path"] = round_trips(
