@@ -19,6 +19,7 @@ from gan_demo import catalog, inference
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "examples"
 CAT_SEEDS = (23, 41)  # picked by looking at the bundled deluxe + DiffAugment samples: clear, frontal faces
 SHOW_SIZE = 256  # examples are upscaled from 64 px so they are easy to see in the upload box
+DRAWN_APPLE, DRAWN_ORANGE = (200, 30, 40), (245, 150, 20)  # the drawn fruits' RGB colours
 
 
 def upscale(image: Image.Image) -> Image.Image:
@@ -64,7 +65,7 @@ def make_examples(out: Path = DEFAULT_OUT, checkpoints: "str | Path | None" = No
                     f"{cats.name} (Grumpy -> Russian Blue) of {generator.name}, seed {seed}")
     fruit = model("cyclegan-apple2orange")
     if fruit:
-        drawn = {"apple": drawn_fruit((200, 30, 40)), "orange": drawn_fruit((245, 150, 20))}
+        drawn = {"apple": drawn_fruit(DRAWN_APPLE), "orange": drawn_fruit(DRAWN_ORANGE)}
         # The model turns a drawn orange into an apple and a drawn apple into an orange.
         apple = inference.translate(fruit.model, drawn["orange"], "b2a").translation
         orange = inference.translate(fruit.model, drawn["apple"], "a2b").translation

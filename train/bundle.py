@@ -77,6 +77,11 @@ IDENTITY = ["--lambda-identity", "5"]
 # oranges were classified as apples (checkpoints/README.md has the measured times and figures).
 CATS_STEPS = ["--iters", "10000", "--sample-every", "250"]
 FRUIT_STEPS = ["--iters", "6000", "--sample-every", "250"]
+# From seed 0 (and in 6 of 11 fruit runs) the generators turned white backdrops black and back, a
+# hidden code no held-out figure but the backdrop check shows; seeds 1 to 3 of this recipe kept them,
+# and seed 3 also translated 95 % or more of the held-out fruit both ways (checkpoints/README.md,
+# "White backdrops turned black").
+FRUIT_SEED = ["--seed", "3"]
 
 RUNS = {
     "dcgan-grumpy-basic": DCGAN + ["--aug", "basic"],
@@ -85,7 +90,7 @@ RUNS = {
     "dcgan-grumpy-deluxe-diffaug": DCGAN + ["--aug", "deluxe", "--diffaug"],
     "cyclegan-cats": CATS + WIDE + reference_recipe(10) + IDENTITY + SLOWER_D + CATS_STEPS,
     "cyclegan-cats-nocycle": CATS + ["--no-cycle", "--iters", "1000", "--sample-every", "100"],
-    "cyclegan-apple2orange": FRUIT + reference_recipe(5) + FRUIT_STEPS,
+    "cyclegan-apple2orange": FRUIT + reference_recipe(5) + FRUIT_STEPS + FRUIT_SEED,
 }
 
 
