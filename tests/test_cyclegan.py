@@ -86,16 +86,22 @@ def test_only_an_unnormalised_first_block_lets_the_input_contrast_reach_the_outp
     assert bool(difference > 1e-2) is sees_contrast, difference
 
 
+def export_from_before(folder, option: str):
+    """A small CycleGAN export whose config.json lacks `option`, as exports from before it did."""
+    CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16).save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    del config[option]
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
 def test_exports_name_the_first_block_norm_and_older_ones_load_normalised(tmp_path):
     CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16, first_block_norm="none").save_pretrained(tmp_path / "new")
     config = json.loads((tmp_path / "new" / "config.json").read_text())
     assert config["first_block_norm"] == "none"
     assert CycleGAN.from_pretrained(tmp_path / "new", strict=True).gen_a2b.first_block_norm == "none"
-    CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16).save_pretrained(tmp_path / "old")
-    config = json.loads((tmp_path / "old" / "config.json").read_text())
-    del config["first_block_norm"]  # an export from before the option
-    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
-    assert CycleGAN.from_pretrained(tmp_path / "old", strict=True).gen_b2a.first_block_norm == "instance"
+    old = export_from_before(tmp_path / "old", "first_block_norm")
+    assert CycleGAN.from_pretrained(old, strict=True).gen_b2a.first_block_norm == "instance"
     with pytest.raises(ValueError, match="norm must be one of instance, none"):
         CycleGenerator(conv_dim=4, first_block_norm="batch")
 
@@ -125,11 +131,8 @@ def test_exports_name_the_output_block_and_older_ones_load_upsampled(tmp_path):
     assert loaded.gen_a2b.output_block == "full-resolution"
     # The input joins the first convolution at the full resolution: (c, 2c + 3, 3, 3).
     assert loaded.gen_a2b.first_output_convolution().weight.shape == (4, 11, 3, 3)
-    CycleGAN(conv_dim=4, n_res_blocks=1, image_size=16).save_pretrained(tmp_path / "old")
-    config = json.loads((tmp_path / "old" / "config.json").read_text())
-    del config["output_block"]  # an export from before the option
-    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
-    assert CycleGAN.from_pretrained(tmp_path / "old", strict=True).gen_b2a.output_block == "upsampled"
+    old = export_from_before(tmp_path / "old", "output_block")
+    assert CycleGAN.from_pretrained(old, strict=True).gen_b2a.output_block == "upsampled"
     with pytest.raises(ValueError, match="output_block must be one of upsampled, full-resolution"):
         CycleGenerator(conv_dim=4, output_block="transposed")
 

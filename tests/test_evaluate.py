@@ -21,7 +21,7 @@ from train.data import list_images, split_holdout
 from train.domain_classifier import train_domain_classifier
 from train.evaluate import parse_and_run, white_backgrounds, without_input_path
 from train.fidelity import KID_SUBSET_SIZE, inception_distances, kernel_distance, kid_subset_size
-from train.kid_comparison import difference_summary, kids_on_halves, random_halves
+from train.kid_comparison import difference_summary, differences_on_halves, random_halves
 
 
 @pytest.fixture(scope="module")
@@ -165,8 +165,7 @@ def test_the_paired_comparison_tells_a_closer_set_of_features_in_every_half():
                for one, two in zip(halves, random_halves(len(close), len(real), number=10), strict=True))
     assert all(len(half.fakes) == 18 and len(half.reals) == 20 and len(set(half.fakes.tolist())) == 18
                for half in halves)
-    per_half = [mine - theirs for mine, theirs in zip(kids_on_halves(close, real, halves),
-                                                      kids_on_halves(far, real, halves), strict=True)]
+    per_half = differences_on_halves(close, far, real, halves)
     summary = difference_summary([kernel_distance(close, real) - kernel_distance(far, real)], per_half)
     assert summary["difference"] < 0 and summary["halves_mean"] < 0 and summary["halves_spread"] > 0
     assert (summary["halves_below_zero"], summary["halves"]) == (10, 10)

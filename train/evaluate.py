@@ -54,7 +54,7 @@ from train.domain_classifier import (
 )
 from train.errors import UserError, main
 from train.fidelity import inception_distances, kernel_distance
-from train.kid_comparison import difference_summary, kids_on_halves, random_halves
+from train.kid_comparison import difference_summary, differences_on_halves, random_halves
 
 SAMPLE_SEEDS = list(range(64))
 # One classifier's KIDs move with the seed it was trained from as much as between models; the figures
@@ -237,9 +237,7 @@ def compare_cyclegans(model: CycleGAN, other: CycleGAN, data_a: Path, data_b: Pa
             mine, theirs = (classifier_features(classifier, fakes) for fakes in translations[direction])
             full_set[direction][0].append(kernel_distance(mine, real))
             full_set[direction][1].append(kernel_distance(theirs, real))
-            pairs = zip(kids_on_halves(mine, real, halves[direction]), kids_on_halves(theirs, real, halves[direction]),
-                        strict=True)
-            on_halves[direction].append([kid_mine - kid_theirs for kid_mine, kid_theirs in pairs])
+            on_halves[direction].append(differences_on_halves(mine, theirs, real, halves[direction]))
     figures = {"images_a": len(test_a), "images_b": len(test_b), "held_out": holdout > 0}
     for direction in targets:
         mine, theirs = full_set[direction]

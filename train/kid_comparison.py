@@ -37,9 +37,12 @@ def random_halves(fake_count: int, real_count: int, number: int = HALVES, seed: 
                  torch.randperm(real_count, generator=generator)[: real_count // 2]) for _ in range(number)]
 
 
-def kids_on_halves(fake_features: torch.Tensor, real_features: torch.Tensor, halves: list[Half]) -> list[float]:
-    """KID of (N_fake, D) translation features against (N_real, D) real features on each half."""
-    return [kernel_distance(fake_features[half.fakes], real_features[half.reals]) for half in halves]
+def differences_on_halves(mine: torch.Tensor, theirs: torch.Tensor, real: torch.Tensor,
+                          halves: list[Half]) -> list[float]:
+    """On each half, the KID of one model's (N_fake, D) translation features against (N_real, D) real
+    features minus the other model's, both on the same rows."""
+    return [kernel_distance(mine[half.fakes], real[half.reals]) - kernel_distance(theirs[half.fakes], real[half.reals])
+            for half in halves]
 
 
 def difference_summary(full_set: list[float], per_half: list[float]) -> dict[str, float | int]:
