@@ -379,6 +379,21 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(domains, tmp_path):
     assert read_losses(tmp_path / "straight") == read_losses(tmp_path / "split")
 
 
+@pytest.mark.parametrize("held, free", [("a2b", "gen_b2a"), ("b2a", "gen_a2b")])
+def test_the_identity_loss_moves_only_the_generators_it_holds(domains, tmp_path, held, free):
+    """One step with the identity loss on one generator: the other one's raw weights are those of a run
+    without the identity loss, the held one's are not; both terms are logged."""
+    runs = {"without": ["--lambda-identity", "0"], "held": ["--lambda-identity", "5", "--identity-generators", held]}
+    for name, flags in runs.items():
+        assert_ok(train(domains, tmp_path / name, "--iters", "1", *flags))
+    without, held_run = (torch.load(tmp_path / name / "state.pt", weights_only=True)["model"] for name in runs)
+    moved = {network: any(not torch.equal(value, held_run[key]) for key, value in without.items()
+                          if key.startswith(network + "."))
+             for network in ("gen_a2b", "gen_b2a")}
+    assert moved == {"gen_a2b": free != "gen_a2b", "gen_b2a": free != "gen_b2a"}
+    assert all(float(value) > 0 for value in read_losses(tmp_path / "held")[1][7:])
+
+
 def test_a_run_saved_without_an_ema_resumes_from_its_raw_generators(domains, tmp_path):
     run = tmp_path / "run"
     assert_ok(train(domains, run, "--iters", "2"))

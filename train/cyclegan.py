@@ -4,7 +4,8 @@ paper (Zhu et al. 2017): G = gen_a2b, F = gen_b2a, D_X = disc_a, D_Y = disc_b. O
     (1) Update D_A and D_B: real -> 1, fake -> 0 (least squares), each on one concatenated
         [real; fake] batch whose fakes come, detached, from an image pool of past fakes.
     (2) Update G and F: D_B(G(a)) -> 1 and D_A(F(b)) -> 1 with both discriminators frozen, plus
-        lambda_cycle * (|F(G(a)) - a| + |G(F(b)) - b|) and lambda_identity * (|F(a) - a| + |G(b) - b|).
+        lambda_cycle * (|F(G(a)) - a| + |G(F(b)) - b|) and lambda_identity * (|F(a) - a| + |G(b) - b|),
+        or one of the two identity terms (--identity-generators).
     (3) The exponential moving average of both generators (train/ema.py) follows them; it draws the
         sample grids and is the exported model, while state.pt keeps the raw generators as well.
 With --diffaug, the discriminators only ever see DiffAugmented images, real and fake, in both steps.
@@ -54,6 +55,8 @@ SAMPLE_ROW = ("a", "G(a)", "F(G(a))", "b", "F(b)", "G(F(b))")
 BETAS = (0.5, 0.999)
 MAX_RES_BLOCKS = 64
 MAX_PATCH_LAYERS = 12
+# Which generators the identity loss holds: G (a2b) is shown real b, F (b2a) real a.
+IDENTITY_GENERATORS = ("both", "a2b", "b2a")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -71,6 +74,7 @@ class CycleGANSettings(TrainingSettings):
     no_cycle: bool
     lambda_cycle: float
     lambda_identity: float
+    identity_generators: str = dataclasses.field(metadata=choices(IDENTITY_GENERATORS))
     pool_size: int
     n_res_blocks: int
     skips: str = dataclasses.field(metadata=choices(SKIP_OPTIONS, older=LEGACY_SKIPS))  # runs once said true/false
@@ -104,6 +108,10 @@ def parse_args(argv: list[str]) -> CycleGANSettings:
     parser.add_argument("--lambda-cycle", type=float, default=10.0, help="weight of the L1 cycle loss")
     parser.add_argument("--lambda-identity", type=float, default=0.0,
                         help="weight of the L1 identity loss |F(a) - a| + |G(b) - b| (0: off)")
+    parser.add_argument("--identity-generators", choices=IDENTITY_GENERATORS, default="both",
+                        help="which generators the identity loss holds: both, a2b (only |G(b) - b|: G leaves "
+                             "images already of domain B as they are) or b2a (only |F(a) - a|); both terms are "
+                             "logged either way")
     parser.add_argument("--pool-size", type=int, default=50, help="past fakes kept per domain for D (0: off)")
     parser.add_argument("--iters", type=int, default=5000, help="training steps")
     parser.add_argument("--batch-size", type=int, default=16, help="images per domain per step (per process)")
@@ -126,9 +134,11 @@ def parse_args(argv: list[str]) -> CycleGANSettings:
     parser.add_argument("--lr-decay", action="store_true",
                         help="decay both learning rates linearly to 0 over the second half of --iters")
     add_common_arguments(parser, sample_every=100, checkpoint_every=800)
-    # Runs from before --first-block-norm normalised the first block; from before --output-block, upsampled.
+    # Runs from before --first-block-norm normalised the first block; from before --output-block, upsampled;
+    # from before --identity-generators, held both.
     return parse_settings(parser, argv, CycleGANSettings, check_settings,
-                          before_flags={"first_block_norm": "instance", "output_block": "upsampled"})
+                          before_flags={"first_block_norm": "instance", "output_block": "upsampled",
+                                        "identity_generators": "both"})
 
 
 def check_settings(settings: CycleGANSettings) -> None:
@@ -311,7 +321,8 @@ class CycleGANTrainer(GANTrainer):
         if with_identity:
             loss_identity_a = losses.identity(real_a, out["same_a"])
             loss_identity_b = losses.identity(real_b, out["same_b"])
-            loss_gen = loss_gen + settings.lambda_identity * (loss_identity_a + loss_identity_b)
+            held = {"both": loss_identity_a + loss_identity_b, "a2b": loss_identity_b, "b2a": loss_identity_a}
+            loss_gen = loss_gen + settings.lambda_identity * held[settings.identity_generators]
         self.opt_gen.zero_grad(set_to_none=True)
         accelerator.backward(loss_gen)
         self.opt_gen.step()

@@ -128,10 +128,12 @@ def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]
         domain_a, domain_b = facts["domain_a"], facts["domain_b"]
         title = f"# CycleGAN: {domain_a} <-> {domain_b} ({size}x{size})"
         cycle = "off" if config["no_cycle"] else f"weight {config['lambda_cycle']}"
+        held = config.get("identity_generators", "both")
+        identity = f"{config['lambda_identity']}" + ("" if held == "both" else f" (on `gen_{held}` only)")
         what = (f"Two fully convolutional generators translating between unpaired image domains: `gen_a2b` (G) "
                 f"maps {domain_a} to {domain_b}, `gen_b2a` (F) maps back. Trained at {size}x{size} with a "
                 f"`{config['disc']}` discriminator, cycle-consistency {cycle}, identity weight "
-                f"{config['lambda_identity']} and {augmentation}. Any image with sides divisible by 4 can be "
+                f"{identity} and {augmentation}. Any image with sides divisible by 4 can be "
                 "translated.")
         data = (f"| A: {domain_a} | `{shown_path(config['data_a'])}` | {facts['images_a']} |\n"
                 f"| B: {domain_b} | `{shown_path(config['data_b'])}` | {facts['images_b']} |")
