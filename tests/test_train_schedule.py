@@ -1,6 +1,7 @@
-"""What the trainers do with steps and processes: the CycleGAN learning rate decays linearly to
-exactly 0 at the last step, and under several processes each epoch is dealt out as
-DistributedSampler deals it (disjoint shares that together cover the data)."""
+"""What the trainers do with steps and processes: the CycleGAN learning rate (and with
+--identity-decay the identity weight) decays linearly to exactly 0 at the last step, and under
+several processes each epoch is dealt out as DistributedSampler deals it (disjoint shares that
+together cover the data)."""
 
 import pytest
 import torch
@@ -22,19 +23,38 @@ def test_the_decay_holds_over_the_first_half_then_falls_linearly_to_exactly_zero
     assert all(fall == pytest.approx(1 / (iters - half)) for fall in falls)  # equal steps down: linear
 
 
-def test_a_cycle_gan_run_with_lr_decay_ends_with_learning_rates_of_zero(tmp_path):
+def tiny_cyclegan_trainer(tmp_path, *flags: str) -> CycleGANTrainer:
+    """A CycleGAN trainer of 4 steps at 16 px on two tiny synthetic domains."""
     data_a = make_images(tmp_path / "apple", count=4, seed=1)
     data_b = make_images(tmp_path / "orange", count=4, seed=2, tint=(55, 30, 0))
-    args = parse_args(["--data-a", str(data_a), "--data-b", str(data_b), "--out", str(tmp_path / "run"),
-                       "--image-size", "16", "--conv-dim", "4", "--n-res-blocks", "1", "--batch-size", "2",
-                       "--iters", "4", "--lr-decay", "--lr-g", "3e-4", "--lr-d", "1e-4"])
-    trainer = CycleGANTrainer(args)
+    return CycleGANTrainer(parse_args(["--data-a", str(data_a), "--data-b", str(data_b), "--out", str(tmp_path / "run"),
+                                       "--image-size", "16", "--conv-dim", "4", "--n-res-blocks", "1",
+                                       "--batch-size", "2", "--iters", "4", *flags]))
+
+
+def test_a_cycle_gan_run_with_lr_decay_ends_with_learning_rates_of_zero(tmp_path):
+    trainer = tiny_cyclegan_trainer(tmp_path, "--lr-decay", "--lr-g", "3e-4", "--lr-d", "1e-4")
     seen = []
     for step in range(1, 5):
         trainer.train_step(step)
         seen.append([group["lr"] for optimizer in (trainer.opt_gen, trainer.opt_disc)
                      for group in optimizer.param_groups])
     assert seen == [[3e-4, 1e-4], [3e-4, 1e-4], [1.5e-4, 0.5e-4], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize("flags, weights", [([], [2.0, 2.0, 2.0, 2.0]), (["--identity-decay"], [2.0, 2.0, 1.0, 0.0])])
+def test_the_identity_weight_decays_with_identity_decay_and_holds_without(tmp_path, flags, weights):
+    trainer = tiny_cyclegan_trainer(tmp_path, "--lambda-identity", "2", *flags)
+    update, seen = trainer.update, []
+
+    def recording_update(real_a, real_b, rng, identity_weight):
+        seen.append(identity_weight)
+        return update(real_a, real_b, rng, identity_weight)
+
+    trainer.update = recording_update
+    for step in range(1, 5):
+        trainer.train_step(step)
+    assert seen == weights
 
 
 @pytest.mark.parametrize("count, batch_size", [(12, 3), (13, 2), (40, 4)])

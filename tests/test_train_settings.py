@@ -40,7 +40,7 @@ def test_config_json_keeps_one_key_per_flag_as_written_before_the_settings_objec
     assert settings.to_json() == {
         "aug": "basic", "batch_size": 16, "checkpoint_every": 800, "conv_dim": 32, "cpu": False, "data_a": "a/apple",
         "data_b": "b/orange", "diffaug": False, "disc": "patch", "ema_decay": 0.999, "first_block_norm": "instance",
-        "holdout": 0.0, "identity_generators": "both", "image_size": 64,
+        "holdout": 0.0, "identity_decay": False, "identity_generators": "both", "image_size": 64,
         "iters": 5000, "lambda_cycle": 10.0, "lambda_identity": 0.0, "lr_d": 2e-4, "lr_decay": False, "lr_g": 2e-4,
         "n_res_blocks": 3, "name_a": "apple", "name_b": "orange", "no_cycle": False, "out": "run",
         "output_block": "upsampled", "patch_layers": 3,

@@ -5,7 +5,7 @@ paper (Zhu et al. 2017): G = gen_a2b, F = gen_b2a, D_X = disc_a, D_Y = disc_b. O
         [real; fake] batch whose fakes come, detached, from an image pool of past fakes.
     (2) Update G and F: D_B(G(a)) -> 1 and D_A(F(b)) -> 1 with both discriminators frozen, plus
         lambda_cycle * (|F(G(a)) - a| + |G(F(b)) - b|) and lambda_identity * (|F(a) - a| + |G(b) - b|),
-        or one of the two identity terms (--identity-generators).
+        or one of the two identity terms (--identity-generators), its weight decaying with --identity-decay.
     (3) The exponential moving average of both generators (train/ema.py) follows them; it draws the
         sample grids and is the exported model, while state.pt keeps the raw generators as well.
 With --diffaug, the discriminators only ever see DiffAugmented images, real and fake, in both steps.
@@ -75,6 +75,7 @@ class CycleGANSettings(TrainingSettings):
     lambda_cycle: float
     lambda_identity: float
     identity_generators: str = dataclasses.field(metadata=choices(IDENTITY_GENERATORS))
+    identity_decay: bool
     pool_size: int
     n_res_blocks: int
     skips: str = dataclasses.field(metadata=choices(SKIP_OPTIONS, older=LEGACY_SKIPS))  # runs once said true/false
@@ -112,6 +113,9 @@ def parse_args(argv: list[str]) -> CycleGANSettings:
                         help="which generators the identity loss holds: both, a2b (only |G(b) - b|: G leaves "
                              "images already of domain B as they are) or b2a (only |F(a) - a|); both terms are "
                              "logged either way")
+    parser.add_argument("--identity-decay", action="store_true",
+                        help="decay the identity weight linearly to 0 over the second half of --iters, as "
+                             "--lr-decay does the learning rates: the loss shapes the start of training only")
     parser.add_argument("--pool-size", type=int, default=50, help="past fakes kept per domain for D (0: off)")
     parser.add_argument("--iters", type=int, default=5000, help="training steps")
     parser.add_argument("--batch-size", type=int, default=16, help="images per domain per step (per process)")
@@ -135,10 +139,10 @@ def parse_args(argv: list[str]) -> CycleGANSettings:
                         help="decay both learning rates linearly to 0 over the second half of --iters")
     add_common_arguments(parser, sample_every=100, checkpoint_every=800)
     # Runs from before --first-block-norm normalised the first block; from before --output-block, upsampled;
-    # from before --identity-generators, held both.
+    # from before --identity-generators, held both, at a constant weight.
     return parse_settings(parser, argv, CycleGANSettings, check_settings,
                           before_flags={"first_block_norm": "instance", "output_block": "upsampled",
-                                        "identity_generators": "both"})
+                                        "identity_generators": "both", "identity_decay": False})
 
 
 def check_settings(settings: CycleGANSettings) -> None:
@@ -277,14 +281,18 @@ class CycleGANTrainer(GANTrainer):
         real_a = self.real_batch(self.data_a, self.seed_a, step, rng)
         real_b = self.real_batch(self.data_b, self.seed_b, step, rng)
         self.set_learning_rates(step)
-        losses_of_step = self.update(real_a, real_b, rng)
+        identity_weight = self.settings.lambda_identity
+        if self.settings.identity_decay:
+            identity_weight *= decay_factor(step, self.settings.iters)
+        losses_of_step = self.update(real_a, real_b, rng, identity_weight)
         # (3) The EMA follows both generators after every generator step.
         self.ema.update(self.accelerator.unwrap_model(self.model), step)
         return losses_of_step
 
-    def update(self, real_a: torch.Tensor, real_b: torch.Tensor, rng: torch.Generator) -> list[float]:
-        """One update of both discriminators and both generators on a given batch; returns the terms
-        of `loss_names`."""
+    def update(self, real_a: torch.Tensor, real_b: torch.Tensor, rng: torch.Generator,
+               identity_weight: float) -> list[float]:
+        """One update of both discriminators and both generators on a given batch, the identity loss
+        at `identity_weight`; returns the terms of `loss_names`."""
         settings, accelerator = self.settings, self.accelerator
         view = (lambda images: augment.diff_augment(images, rng)) if settings.diffaug else (lambda images: images)
         with_identity = settings.lambda_identity > 0
@@ -322,7 +330,7 @@ class CycleGANTrainer(GANTrainer):
             loss_identity_a = losses.identity(real_a, out["same_a"])
             loss_identity_b = losses.identity(real_b, out["same_b"])
             held = {"both": loss_identity_a + loss_identity_b, "a2b": loss_identity_b, "b2a": loss_identity_a}
-            loss_gen = loss_gen + settings.lambda_identity * held[settings.identity_generators]
+            loss_gen = loss_gen + identity_weight * held[settings.identity_generators]
         self.opt_gen.zero_grad(set_to_none=True)
         accelerator.backward(loss_gen)
         self.opt_gen.step()
