@@ -35,3 +35,20 @@ def test_the_bundle_table_averages_the_last_100_logged_steps(tmp_path):
     (run / "losses.csv").write_text("step,d,g\n" + "\n".join(rows) + "\n150,cut-off\n")
     row = bundle.table_row("dcgan-grumpy-basic", tmp_path / "data", tmp_path / "runs", "test machine")
     assert row.endswith("| 150 | 1 min | 2.5 | test machine | d 100.500, g 201.000 |")
+
+
+def test_the_cyclegan_card_says_which_generators_the_identity_loss_held_and_how():
+    config = {"data_a": "data/apple", "data_b": "data/orange", "image_size": 64, "disc": "patch", "aug": "basic",
+              "diffaug": False, "no_cycle": False, "lambda_cycle": 5.0, "lambda_identity": 1.0,
+              "sample_every": 100, "iters": 300, "out": "runs/x"}
+    facts = {**FACTS, "domain_a": "apple", "domain_b": "orange", "images_a": 9, "images_b": 8}
+    names = ["d_a", "d_b", "g_a2b", "g_b2a", "cycle_a", "cycle_b", "identity_a", "identity_b"]
+
+    def card(**settings) -> str:
+        return model_card.model_card("cyclegan", {**config, **settings}, facts, [[0.5] * 9], names)
+
+    assert "identity weight 1.0 and" in card()  # a card of a run from before the two options
+    assert "identity weight 1.0 and" in card(identity_generators="both", identity_decay=False)
+    assert ("identity weight 1.0 (on `gen_a2b` only), decaying to 0 over the second half and"
+            in card(identity_generators="a2b", identity_decay=True))
+    assert "identity weight 0.0 and" in card(lambda_identity=0.0, identity_generators="b2a", identity_decay=True)

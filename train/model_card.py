@@ -128,9 +128,11 @@ def model_card(kind: str, config: dict, facts: dict, loss_rows: list[list[float]
         domain_a, domain_b = facts["domain_a"], facts["domain_b"]
         title = f"# CycleGAN: {domain_a} <-> {domain_b} ({size}x{size})"
         cycle = "off" if config["no_cycle"] else f"weight {config['lambda_cycle']}"
-        held = config.get("identity_generators", "both")
-        identity = (f"{config['lambda_identity']}" + ("" if held == "both" else f" (on `gen_{held}` only)")
-                    + (", decaying to 0 over the second half" if config.get("identity_decay") else ""))
+        identity, held = f"{config['lambda_identity']}", config.get("identity_generators", "both")
+        if config["lambda_identity"] and held != "both":
+            identity += f" (on `gen_{held}` only)"
+        if config["lambda_identity"] and config.get("identity_decay"):
+            identity += ", decaying to 0 over the second half"
         what = (f"Two fully convolutional generators translating between unpaired image domains: `gen_a2b` (G) "
                 f"maps {domain_a} to {domain_b}, `gen_b2a` (F) maps back. Trained at {size}x{size} with a "
                 f"`{config['disc']}` discriminator, cycle-consistency {cycle}, identity weight "
