@@ -70,8 +70,9 @@ def reference_recipe(cycle_weight: int) -> list[str]:
 
 
 # The reference's identity loss (half the cycle weight) stays for the cats; on the fruit it shortened
-# the round trips but left more oranges orange (checkpoints/README.md, "What limits the round trip"),
-# so the fruit trains without.
+# the round trips but left more oranges orange, at any weight, on either generator alone and decaying
+# over the second half (checkpoints/README.md, "What limits the round trip", "Which identity term
+# costs the oranges"), so the fruit trains without.
 IDENTITY = ["--lambda-identity", "5"]
 # The cats train for the 10000 steps the recipe was tuned at; the fruit for 6000: longer, fewer of its
 # oranges were classified as apples (checkpoints/README.md has the measured times and figures).
