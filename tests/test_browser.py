@@ -1,7 +1,7 @@
 """The app in a real browser: headless Chromium (the system's /usr/bin/chromium, through Playwright), at a
 desktop size (1400x900) and a phone size (390x844), used as a person would. Sample cats: the grid comes
-first on a phone, follows a slider's drag, its arrow keys and its number box, and an invalid seed leaves
-the grid and says why on the page. Translate: the results sit beside the input (below it on a phone),
+first on a phone, follows a slider's drag, its arrow keys and its number box, and an invalid seed (or GIF
+end) leaves the grid (or GIF) and says why on the page; a phone shows every tab's name. Translate: the results sit beside the input (below it on a phone),
 an upload is translated, a refused one is cleared with its reason on the page. Training progress: every
 run draws its own loss curves with its own legend, shows the variants that fit it, offers its GIF and
 CSV, and no label covers a frame's "iter N" stamp. No error reaches the browser console.
@@ -109,13 +109,8 @@ def box(page, selector: str) -> dict:
 
 
 def open_tab(page, name: str) -> None:
-    """Click the tab called `name`, through the "More tabs" menu where a phone has no room for it."""
-    tab = page.get_by_role("tab", name=name, exact=True)
-    if tab.count() and tab.first.is_visible():
-        tab.first.click()
-        return
-    page.get_by_role("button", name="More tabs").click()
-    page.locator(".overflow-dropdown button", has_text=name).first.click()
+    """Click the tab called `name` (on a phone too: the tab names wrap, none hides behind a menu)."""
+    page.get_by_role("tab", name=name, exact=True).click()
 
 
 WHOLE_IMAGES_JS = """(selector) => [...document.querySelectorAll(selector + ' img')].every(image => {
@@ -126,6 +121,9 @@ CAPTIONS_UNDER_JS = """(selector) => [...document.querySelectorAll(selector + ' 
     const image = item.querySelector('img').getBoundingClientRect();
     const caption = item.querySelector('.caption-label')?.getBoundingClientRect();
     return !caption || caption.top >= image.bottom - 1; })"""
+LABEL_ABOVE_JS = """(selector) => { const label = document.querySelector(selector + ' [data-testid=block-label]');
+    const first = document.querySelector(selector + ' .thumbnail-item');
+    return !label || !first || label.getBoundingClientRect().bottom <= first.getBoundingClientRect().top + 1; }"""
 SPACE_BELOW_JS = """(selector) => { const gallery = document.querySelector(selector).getBoundingClientRect();
     const items = [...document.querySelectorAll(selector + ' .thumbnail-item')];
     const bottoms = items.map(item => item.getBoundingClientRect().bottom);
@@ -136,6 +134,7 @@ def assert_gallery_whole(page, selector: str) -> None:
     """Every picture of the gallery whole at its own aspect ratio, its caption under it, no empty band below."""
     assert page.evaluate(WHOLE_IMAGES_JS, selector), f"{selector}: a picture is cropped"
     assert page.evaluate(CAPTIONS_UNDER_JS, selector), f"{selector}: a caption covers its picture"
+    assert page.evaluate(LABEL_ABOVE_JS, selector), f"{selector}: the gallery's label covers the first picture"
     assert page.evaluate(SPACE_BELOW_JS, selector) < 48, f"{selector}: empty space under the pictures"
 
 
@@ -187,6 +186,34 @@ def test_invalid_seed_keeps_the_grid_and_says_why(open_page):
     seed.fill("7")
     seed.press("Enter")
     page.locator("#sample-note").get_by_text("Seeds 7 to 22").wait_for()
+
+
+def test_an_invalid_gif_end_keeps_the_last_gif_and_says_why(open_page):
+    page = open_page(DESKTOP)
+    make_gif = page.get_by_role("button", name="Make GIF")
+    make_gif.click()
+    page.locator("#interpolation img").wait_for()
+    gif = source_of(page, "#interpolation img")
+    page.get_by_label("to seed").fill("-1")
+    make_gif.click()
+    page.locator("#interpolation-note").get_by_text("to seed must be a whole number from 0 to 2147483647").wait_for()
+    assert source_of(page, "#interpolation img") == gif
+    assert page.locator(".toast-body:visible").count() == 0  # told on the page, where it stays
+    page.get_by_label("to seed").fill("3")
+    make_gif.click()
+    wait_for_new_source(page, "#interpolation img", gif)
+    page.wait_for_function("() => document.querySelector('#interpolation-note').innerText.trim() === ''")
+
+
+def test_phone_shows_every_tab_name(open_page):
+    page = open_page(PHONE)
+    names = ["Sample cats", "Translate", "Training progress", "Models", "Train"]
+    for name in names:
+        tab = page.get_by_role("tab", name=name, exact=True)
+        assert tab.is_visible(), name
+        position = tab.bounding_box()
+        assert position["x"] >= 0 and position["x"] + position["width"] <= PHONE["width"], name
+    assert page.get_by_role("button", name="More tabs").count() == 0
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -430,7 +457,7 @@ def test_bring_your_own_cat_model_and_run_in_chromium(browser, tmp_path):
                 training.wait()
             page.close()
 
-            # The same on a phone: the Models tab behind "More tabs", an invalid repo id told in the
+            # The same on a phone: the Models tab, an invalid repo id told in the
             # project's own words, the local run saying why it has no variants, and its export in the menu.
             phone = browser.new_page(viewport=PHONE)
             phone.set_default_timeout(TIMEOUT_MS * 5)

@@ -55,16 +55,6 @@ def app(tmp_path, monkeypatch):
             yield url, runs, screenshots, hub
 
 
-def open_train_tab(page) -> None:
-    """The Train tab, through the "More tabs" menu on a phone (whose "Training progress" also holds "Train")."""
-    tab = page.get_by_role("tab", name="Train", exact=True)
-    if tab.count() and tab.first.is_visible():
-        tab.first.click()
-        return
-    page.get_by_role("button", name="More tabs").click()
-    page.locator(".overflow-dropdown button").filter(has_text=re.compile(r"^\s*Train\s*$")).first.click()
-
-
 def status_text(page) -> str:
     return page.locator("#train-status").inner_text()
 
@@ -89,7 +79,7 @@ def test_train_stop_resume_sample_and_publish_in_chromium(browser, app, tmp_path
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
     page.locator("#samples img").wait_for()
-    open_train_tab(page)
+    open_tab(page, "Train")
 
     # Upload, settings, start.
     page.locator("#train-images-a input[type=file]").set_input_files(sorted(images.iterdir()))
@@ -110,7 +100,7 @@ def test_train_stop_resume_sample_and_publish_in_chromium(browser, app, tmp_path
     page.screenshot(path=screenshots / "train-live.png", full_page=True)
     open_tab(page, "Training progress")  # the view keeps following while its tab is hidden
     page.wait_for_timeout(2 * 2000)
-    open_train_tab(page)
+    open_tab(page, "Train")
 
     # Stop: it saves; Resume: it runs to its end.
     page.get_by_role("button", name="Stop", exact=True).click()
@@ -131,7 +121,7 @@ def test_train_stop_resume_sample_and_publish_in_chromium(browser, app, tmp_path
 
     # Publish with a pasted token: the repo id and the commit are shown, the box is emptied, and the model
     # joins the app at that commit.
-    open_train_tab(page)
+    open_tab(page, "Train")
     page.locator("#train-repo input, #train-repo textarea").first.fill("browser-cats")
     page.locator("#train-token input").fill(TOKEN)
     page.get_by_role("button", name="Publish").click()
@@ -148,11 +138,11 @@ def test_train_stop_resume_sample_and_publish_in_chromium(browser, app, tmp_path
 
     # Publish again, signed in with the login button (run locally, it stands for this machine's login).
     page.set_default_timeout(TIMEOUT_MS)
-    open_train_tab(page)
+    open_tab(page, "Train")
     with page.expect_navigation():  # the login's redirects, back to the app
         page.get_by_role("button", name="Sign in with Hugging Face").click()
     page.locator("#samples img").wait_for()
-    open_train_tab(page)
+    open_tab(page, "Train")
     page.get_by_role("button", name="Logout (stand-in-user)").wait_for()
     page.locator("#train-repo input, #train-repo textarea").first.fill("browser-cats-signed-in")
     page.get_by_role("button", name="Publish").click()
@@ -167,14 +157,14 @@ def test_train_stop_resume_sample_and_publish_in_chromium(browser, app, tmp_path
     phone.set_default_timeout(TIMEOUT_MS)
     phone.goto(url)
     phone.locator("#samples img").wait_for()
-    open_train_tab(phone)
+    open_tab(phone, "Train")
     wait_for_status(phone, "Finished .*step 40 of 40")
     phone.locator("#train-gif img").wait_for()
     phone.screenshot(path=screenshots / "train-phone.png", full_page=True)
     phone.close()
 
     # A tiny CycleGAN from two uploads, then offered in Translate.
-    open_train_tab(page)
+    open_tab(page, "Train")
     page.get_by_label("CycleGAN: two folders, A and B -> translate between them").check()
     page.locator("#train-images-b").wait_for()
     apples = make_images(tmp_path / "apples", count=3, seed=2, tint=(60, 0, 0))

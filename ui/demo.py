@@ -19,6 +19,9 @@ CSS = """
 #comparison .thumbnail-item, #variants .thumbnail-item {
   aspect-ratio: auto !important; height: auto !important; display: flex; flex-direction: column; }
 #comparison .thumbnail-item img, #variants .thumbnail-item img { width: 100%; height: auto !important; }
+/* Their labels above the grids, not floating over the first row. */
+#comparison label[data-testid="block-label"], #variants label[data-testid="block-label"] {
+  position: static !important; white-space: normal !important; max-width: none !important; }
 #comparison .caption-label, #variants .caption-label {
   position: static !important; white-space: normal !important; max-width: none !important; text-align: center; }
 /* Phones: the sample grid above its controls, so a slider moves a picture in view. */
@@ -47,16 +50,18 @@ def build_demo(runs_folder: "str | Path | None" = None, state: AppState | None =
     with gr.Blocks(title="gan-demo: cats and CycleGANs", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# gan-demo\nSample cats from a DCGAN, translate images with CycleGAN, and watch the models learn. "
                     "Where each model comes from, and how to add your own: the *Models* tab.")
-        with gr.Tab("Sample cats", elem_id="sample-tab") as sample_page:
-            sample = sample_tab.build(state, demo)
-        with gr.Tab("Translate", elem_id="translate-tab") as translate_page:
-            translate = translate_tab.build(state)
-        with gr.Tab("Training progress", elem_id="progress-tab"):
-            progress = progress_tab.build(state, demo)
-        with gr.Tab("Models", elem_id="models-tab"):
-            models = models_tab.build(state)
-        with gr.Tab("Train", elem_id="train-tab"):
-            train = train_tab.build(state, demo, allow_training)
+        # On a phone the tab names wrap to a second line rather than hide behind a "more" menu.
+        with gr.Tabs(overflow_behavior="wrap"):
+            with gr.Tab("Sample cats", elem_id="sample-tab") as sample_page:
+                sample = sample_tab.build(state, demo)
+            with gr.Tab("Translate", elem_id="translate-tab") as translate_page:
+                translate = translate_tab.build(state)
+            with gr.Tab("Training progress", elem_id="progress-tab"):
+                progress = progress_tab.build(state, demo)
+            with gr.Tab("Models", elem_id="models-tab"):
+                models = models_tab.build(state)
+            with gr.Tab("Train", elem_id="train-tab"):
+                train = train_tab.build(state, demo, allow_training)
 
         def refresh_menus(run: str | None) -> tuple:
             """Every menu and the sources table as they are now (new runs, run exports, added models);

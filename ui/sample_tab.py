@@ -92,13 +92,13 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
                                    elem_classes=["pixelated"], elem_id="project-square")
             reconstruction = gr.Image(label="reconstruction", format="png", interactive=False, height=260,
                                       elem_classes=["pixelated"], elem_id="project-reconstruction")
+        project_note = gr.Markdown(elem_id="project-note")
         with gr.Row():
             latent = CheckedText("", label="latent (a JSON list; empty: the seeds above)", lines=1, max_lines=3,
                                  elem_id="latent", scale=4, max_length=MAX_LATENT_CHARACTERS,
                                  info="your photo's pivot latent: drawn by the copy tuned to the photo while this "
                                       "page is open, by the plain model once edited or elsewhere")
             clear_latent = gr.Button("Back to seeds", size="sm", scale=1)
-        project_note = gr.Markdown(elem_id="project-note")
         # This visitor's TunedCat: freed with the session (or after TUNED_COPY_SECONDS), never shared.
         tuned = gr.State(None, time_to_live=TUNED_COPY_SECONDS)
     with gr.Accordion("Compare variants: the same seeds and sliders through every DCGAN", open=False):
@@ -112,6 +112,7 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
             interpolate_button = gr.Button("Make GIF", elem_id="make-gif")
         animation = gr.Image(label="interpolation from the seed or your latent above", elem_classes=["pixelated"],
                              interactive=False, height=256, elem_id="interpolation")
+        interpolation_note = gr.Markdown(elem_id="interpolation-note")
 
     # /sample is an API-only event (no trigger) whose refusals are errors; the page runs the same handler
     # through `on_page`, which keeps a refusal's reason in the note and the grid as it was.
@@ -127,8 +128,12 @@ def build(state: AppState, demo: gr.Blocks) -> SampleTab:
     reset.click(lambda: [0] * DIRECTION_SLIDERS, None, sliders, api_visibility="private").then(**page_sample)
     compare_button.click(handlers.compare_variants, [seed, truncation, count, *sliders], comparison,
                          api_visibility="private", concurrency_id="draw")
-    interpolate_button.click(handlers.interpolate, [variant, seed, seed_end, frames, truncation, latent, tuned],
-                             animation, api_name="interpolate", concurrency_id="gif")
+    # /interpolate too is API-only; on the page a refusal keeps the last GIF and says why under it.
+    interpolate_inputs = [variant, seed, seed_end, frames, truncation, latent, tuned]
+    gr.on([], handlers.interpolate, interpolate_inputs, animation, api_name="interpolate", concurrency_id="gif")
+    interpolate_on_page = on_page(handlers.interpolate_with_note, interpolate_inputs, lambda note: (gr.skip(), note))
+    interpolate_button.click(interpolate_on_page, interpolate_inputs, [animation, interpolation_note],
+                             preprocess=False, api_visibility="private", concurrency_id="gif")
     project_inputs = [photo, variant, square, across, down]
     project_outputs = [seen_square, reconstruction, latent, project_note, tuned]
     gr.on([], handlers.project_photo, project_inputs, project_outputs, api_name="project", concurrency_id="project")
@@ -199,6 +204,10 @@ class SampleHandlers:
         data = inference.interpolation_gif(generator, start, int(seed_end or 0), int(frames), truncation,
                                            end_generator=resolved.model if generator is not resolved.model else None)
         return str(self.state.served.write(data, "interpolation.gif"))
+
+    def interpolate_with_note(self, *values: "float | str | TunedCat | None") -> tuple[str, str]:
+        """The page's Make GIF: the GIF and an empty note (a refusal's reason goes in the note)."""
+        return self.interpolate(*values), ""
 
     def project_photo(self, image: Image.Image | None, variant: str, square: float = 100, across: float = 50,
                       down: float = 50, progress_bar=gr.Progress()) -> tuple:
