@@ -24,6 +24,9 @@ CSS = """
   position: static !important; white-space: normal !important; max-width: none !important; }
 #comparison .caption-label, #variants .caption-label {
   position: static !important; white-space: normal !important; max-width: none !important; text-align: center; }
+/* The models table keeps its words whole; on a narrow screen it scrolls sideways instead. */
+#model-sources td, #model-sources th { word-break: normal !important; overflow-wrap: normal !important; }
+#model-sources table { display: block; overflow-x: auto; }
 /* Phones: the sample grid above its controls, so a slider moves a picture in view. */
 @media (max-width: 767px) {
   #sample-grid-column { order: -1; }
