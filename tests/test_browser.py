@@ -1,10 +1,11 @@
 """The app in a real browser: headless Chromium (the system's /usr/bin/chromium, through Playwright), at a
-desktop size (1400x900) and a phone size (390x844), used as a person would. Sample cats: the grid comes
-first on a phone, follows a slider's drag, its arrow keys and its number box, and an invalid seed (or GIF
-end) leaves the grid (or GIF) and says why on the page; a phone shows every tab's name. Translate: the results sit beside the input (below it on a phone),
-an upload is translated, a refused one is cleared with its reason on the page. Training progress: every
-run draws its own loss curves with its own legend, shows the variants that fit it, offers its GIF and
-CSV, and no label covers a frame's "iter N" stamp. No error reaches the browser console.
+desktop size (1400x900) and a phone size (390x844), used as a person would. A phone shows every tab's
+name. Sample cats: the grid comes first on a phone, follows a slider's drag, its arrow keys and its
+number box, and an invalid seed (or GIF end) leaves the grid (or GIF) and says why on the page.
+Translate: the results sit beside the input (below it on a phone), an upload is translated, a refused
+one is cleared with its reason on the page. Training progress: every run draws its own loss curves
+with its own legend, shows the variants that fit it, offers its GIF and CSV, and no label covers a
+frame's "iter N" stamp or a gallery's first picture. No error reaches the browser console.
 
 Serves $GAN_DEMO_CHECKPOINTS if set, else the repository's checkpoints/ when every bundled model is
 there, else tiny stand-in models. Screenshots go to the test's temporary folder;
