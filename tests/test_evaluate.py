@@ -19,7 +19,7 @@ from gan_demo.models import CycleGAN, CycleGenerator, DCGenerator
 from tests.conftest import make_images, run_cli, run_main
 from train.data import list_images, split_holdout
 from train.domain_classifier import train_domain_classifier
-from train.evaluate import parse_and_run, white_backgrounds, without_input_path
+from train.evaluate import parse_and_run, still_in_own_domain, white_backgrounds, without_input_path
 from train.fidelity import KID_SUBSET_SIZE, inception_distances, kernel_distance, kid_subset_size
 from train.kid_comparison import difference_summary, differences_on_halves, random_halves
 
@@ -80,6 +80,21 @@ def test_evaluate_a_cyclegan_on_its_held_out_images(tmp_path, stand_in_inception
         # The classifier KID is a mean over several classifiers, their spread reported beside it.
         assert figures[f"classifier_kid_{direction}_spread"] >= 0
         assert figures[f"white_background_inputs_{direction}"] == 0  # random tinted noise: no white backdrop
+    # The untranslated ones are named by their paths in the data folders, among the held-out files only.
+    for folder, key in ((data_a, "a_to_b_still_classified_a"), (data_b, "b_to_a_still_classified_b")):
+        held_out = {path.name for path in split_holdout(list_images(folder, "--data"), folder, 0.25)[1]}
+        assert set(figures[key]) <= held_out, key
+
+
+def test_the_images_left_untranslated_are_those_most_classifiers_put_in_their_own_domain():
+    """Three classifiers' logits (above 0: domain b) for three translations from a into b: the
+    first called b by all three, the second by one, the third by two. Only the second is named."""
+    verdicts = torch.tensor([[2.0, -1.0, 0.5], [1.0, -0.5, -0.3], [3.0, 0.2, 1.5]])
+    classifiers = [lambda images, row=row: row for row in verdicts]
+    translations, names = torch.zeros(3, 3, 8, 8), ["x.png", "y.png", "z.png"]
+    assert still_in_own_domain(classifiers, translations, names, own_domain_is_b=False) == ["y.png"]
+    # The same verdicts on translations from b into a: those called b by most are the untranslated.
+    assert still_in_own_domain(classifiers, translations, names, own_domain_is_b=True) == ["x.png", "z.png"]
 
 
 def test_the_domain_classifier_does_not_depend_on_the_callers_thread_count():

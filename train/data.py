@@ -38,25 +38,33 @@ def split_holdout(paths: list[Path], folder: Path, share: float) -> tuple[list[P
     return [path for path in paths if path not in held], [path for path in paths if path in held]
 
 
-def load_image_folder(folder: "str | Path", size: int, flag: str = "--data", warn=print,
-                      holdout: float = 0.0, part: str = "train") -> torch.Tensor:
+def load_named_images(folder: "str | Path", size: int, flag: str = "--data", warn=print,
+                      holdout: float = 0.0, part: str = "train") -> tuple[list[str], torch.Tensor]:
     """Every image under `folder` as RGB, centre-cropped to a square and resized to size x size:
-    uint8 (N, 3, size, size). `holdout` > 0 keeps that share of the files out (see split_holdout);
-    `part` "train" loads the rest, "holdout" only them. Unreadable files are named through `warn`
-    and skipped; a folder with no readable image at all stops with a UserError."""
+    (their paths relative to `folder`, uint8 (N, 3, size, size)). `holdout` > 0 keeps that share of
+    the files out (see split_holdout); `part` "train" loads the rest, "holdout" only them. Unreadable
+    files are named through `warn` and skipped; a folder with no readable image at all stops with a
+    UserError."""
     folder = Path(folder)
-    images, skipped = [], []
+    names, images, skipped = [], [], []
     training, held_out = split_holdout(list_images(folder, flag), folder, holdout)
     for path in training if part == "train" else held_out:
         try:
             images.append(pil_to_uint8(center_crop_resize(open_rgb(path), size)))
+            names.append(path.relative_to(folder).as_posix())
         except ImageError as error:
             skipped.append(str(error))
     if skipped:
         warn(f"skipped {len(skipped)} unreadable file(s) in {folder}: " + "; ".join(skipped))
     if not images:
         raise UserError(f"{flag} {folder}: none of the {len(skipped)} image files could be read")
-    return torch.stack(images)
+    return names, torch.stack(images)
+
+
+def load_image_folder(folder: "str | Path", size: int, flag: str = "--data", warn=print,
+                      holdout: float = 0.0, part: str = "train") -> torch.Tensor:
+    """The images of load_named_images without their names."""
+    return load_named_images(folder, size, flag, warn, holdout, part)[1]
 
 
 def stream_seed(seed: int, stream: str, *indices: int) -> int:

@@ -10,9 +10,10 @@
   the share of translations that a small classifier, trained on the real training images of both
   domains only, puts in the target domain (both ways); the same classifier's accuracy on the
   held-out real images, overall and per domain (how far to trust it: translations as varied as the
-  real images of their target domain would be classified in it about as often as those are); KID
-  between the translations and the held-out real images of the target domain in that classifier's
-  features (both ways). Each is the mean over classifiers trained from CLASSIFIER_SEEDS, the KIDs
+  real images of their target domain would be classified in it about as often as those are); the
+  names of the test images whose translations most of the classifiers still put in their own
+  domain; KID between the translations and the held-out real images of the target domain in that
+  classifier's features (both ways). Each figure is the mean over classifiers trained from CLASSIFIER_SEEDS, the KIDs
   with their spread (standard deviation) between them. Then the mean L1 of the round trips
   a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For generators whose input
   reaches their last convolution directly (`skips` "features+input"), the round trips again with
@@ -45,7 +46,7 @@ from gan_demo.latents import z_batch
 from gan_demo.models import CycleGAN, CycleGenerator, DCGenerator
 from train.augment import basic
 from train.bundle import RUNS
-from train.data import load_image_folder
+from train.data import load_image_folder, load_named_images
 from train.domain_classifier import (
     DomainClassifier,
     classifier_features,
@@ -181,28 +182,53 @@ def classifier_figures(classifier: DomainClassifier, test_a: torch.Tensor, test_
                                                      classifier_features(classifier, test_a))}
 
 
-def training_and_test_images(size: int, data_a: Path, data_b: Path, holdout: float) -> tuple[torch.Tensor, ...]:
+@dataclass(frozen=True)
+class EvaluationImages:
     """Both domains' training images (uint8, what the domain classifiers learn from) and test images
-    (float in [-1, 1]: the held-out ones, or all of them if holdout is 0): train_a, train_b, test_a, test_b."""
-    part = "holdout" if holdout > 0 else "train"
-    train_a = load_image_folder(data_a, size, "--data-a", holdout=holdout)
-    train_b = load_image_folder(data_b, size, "--data-b", holdout=holdout)
-    test_a, test_b = (basic(load_image_folder(folder, size, flag, holdout=holdout, part=part))
-                      for folder, flag in ((data_a, "--data-a"), (data_b, "--data-b")))
-    return train_a, train_b, test_a, test_b
+    (float in [-1, 1]: the held-out ones, or all of them if holdout is 0), with the test images' paths
+    relative to their folders."""
+
+    train_a: torch.Tensor
+    train_b: torch.Tensor
+    test_a: torch.Tensor
+    test_b: torch.Tensor
+    test_names_a: list[str]
+    test_names_b: list[str]
+
+    @classmethod
+    def load(cls, size: int, data_a: Path, data_b: Path, holdout: float) -> "EvaluationImages":
+        part = "holdout" if holdout > 0 else "train"
+        train_a = load_image_folder(data_a, size, "--data-a", holdout=holdout)
+        train_b = load_image_folder(data_b, size, "--data-b", holdout=holdout)
+        names_a, test_a = load_named_images(data_a, size, "--data-a", holdout=holdout, part=part)
+        names_b, test_b = load_named_images(data_b, size, "--data-b", holdout=holdout, part=part)
+        return cls(train_a, train_b, basic(test_a), basic(test_b), names_a, names_b)
+
+
+@torch.inference_mode()
+def still_in_own_domain(classifiers: list[DomainClassifier], translations: torch.Tensor, names: list[str],
+                        own_domain_is_b: bool) -> list[str]:
+    """The names of the test images whose translations most classifiers still put in the images' own
+    domain: the ones a user would see come back untranslated."""
+    votes = torch.stack([((classifier(translations) > 0) == own_domain_is_b).float() for classifier in classifiers])
+    return [name for name, share in zip(names, votes.mean(dim=0).tolist(), strict=True) if share > 0.5]
 
 
 def cyclegan_quality(model: CycleGAN, data_a: Path, data_b: Path, holdout: float,
                      inception: InceptionOptions = InceptionOptions()) -> dict:
     """The CycleGAN figures of the module docstring, on the held-out images (all images if holdout is 0)."""
-    train_a, train_b, test_a, test_b = training_and_test_images(model.image_size, data_a, data_b, holdout)
+    images = EvaluationImages.load(model.image_size, data_a, data_b, holdout)
+    test_a, test_b = images.test_a, images.test_b
     fake_b, fake_a = translate_all(model.gen_a2b, test_a), translate_all(model.gen_b2a, test_b)
-    judged = [classifier_figures(train_domain_classifier(train_a, train_b, seed=seed), test_a, test_b, fake_a, fake_b)
-              for seed in tqdm(CLASSIFIER_SEEDS, desc="domain classifiers", leave=False)]
+    classifiers = [train_domain_classifier(images.train_a, images.train_b, seed=seed)
+                   for seed in tqdm(CLASSIFIER_SEEDS, desc="domain classifiers", leave=False)]
+    judged = [classifier_figures(classifier, test_a, test_b, fake_a, fake_b) for classifier in classifiers]
     figures = {"images_a": len(test_a), "images_b": len(test_b), "held_out": holdout > 0,
                **{key: statistics.fmean(one[key] for one in judged) for key in judged[0]},
                **{f"{key}_spread": statistics.stdev(one[key] for one in judged)
-                  for key in ("classifier_kid_a_to_b", "classifier_kid_b_to_a")}}
+                  for key in ("classifier_kid_a_to_b", "classifier_kid_b_to_a")},
+               "a_to_b_still_classified_a": still_in_own_domain(classifiers, fake_b, images.test_names_a, False),
+               "b_to_a_still_classified_b": still_in_own_domain(classifiers, fake_a, images.test_names_b, True)}
     figures["l1_a_to_b_to_a"], figures["l1_b_to_a_to_b"] = round_trips(model.gen_a2b, model.gen_b2a, test_a, test_b)
     figures |= white_backgrounds(test_a, fake_b, "a_to_b") | white_backgrounds(test_b, fake_a, "b_to_a")
     cut_a2b, cut_b2a = without_input_path(model.gen_a2b), without_input_path(model.gen_b2a)
@@ -219,7 +245,8 @@ def compare_cyclegans(model: CycleGAN, other: CycleGAN, data_a: Path, data_b: Pa
     if other.image_size != model.image_size:
         raise UserError(f"--against: a model of {other.image_size}x{other.image_size} images cannot be compared "
                         f"with one of {model.image_size}x{model.image_size} on the same images")
-    train_a, train_b, test_a, test_b = training_and_test_images(model.image_size, data_a, data_b, holdout)
+    images = EvaluationImages.load(model.image_size, data_a, data_b, holdout)
+    test_a, test_b = images.test_a, images.test_b
     if min(len(test_a), len(test_b)) < 4:
         raise UserError(f"--against needs at least 4 test images per domain (halves of 2), got {len(test_a)} and "
                         f"{len(test_b)}; hold out more (--holdout)")
@@ -231,7 +258,7 @@ def compare_cyclegans(model: CycleGAN, other: CycleGAN, data_a: Path, data_b: Pa
     full_set = {direction: ([], []) for direction in targets}  # per classifier: (model's KID, other's KID)
     on_halves = {direction: [] for direction in targets}  # per classifier: the differences on each half
     for seed in tqdm(CLASSIFIER_SEEDS, desc="domain classifiers", leave=False):
-        classifier = train_domain_classifier(train_a, train_b, seed=seed)
+        classifier = train_domain_classifier(images.train_a, images.train_b, seed=seed)
         for direction, target in targets.items():
             real = classifier_features(classifier, target)
             mine, theirs = (classifier_features(classifier, fakes) for fakes in translations[direction])
