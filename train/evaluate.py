@@ -13,8 +13,8 @@
   real images of their target domain would be classified in it about as often as those are); the
   names of the test images whose translations most of the classifiers still put in their own
   domain; KID between the translations and the held-out real images of the target domain in that
-  classifier's features (both ways). Each figure is the mean over classifiers trained from CLASSIFIER_SEEDS, the KIDs
-  with their spread (standard deviation) between them. Then the mean L1 of the round trips
+  classifier's features (both ways). Each figure is the mean over classifiers trained from
+  CLASSIFIER_SEEDS, the KIDs with their spread (standard deviation) between them. Then the mean L1 of the round trips
   a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For generators whose input
   reaches their last convolution directly (`skips` "features+input"), the round trips again with
   that path cut, since the plain figure then measures a copy of the input as much as a translation.
