@@ -14,11 +14,12 @@
   names of the test images whose translations most of the classifiers still put in their own
   domain; KID between the translations and the held-out real images of the target domain in that
   classifier's features (both ways). Each figure is the mean over classifiers trained from
-  CLASSIFIER_SEEDS, the KIDs with their spread (standard deviation) between them. Then the mean L1 of the round trips
-  a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For generators whose input
-  reaches their last convolution directly (`skips` "features+input"), the round trips again with
-  that path cut, since the plain figure then measures a copy of the input as much as a translation.
-  And of the held-out photos on a white backdrop, the share whose translation keeps it light.
+  CLASSIFIER_SEEDS, the KIDs with their spread (standard deviation) between them. Then the mean
+  L1 of the round trips a -> b -> a and b -> a -> b in [-1, 1] (the training loss's scale). For
+  generators whose input reaches their last convolution directly (`skips` "features+input"), the
+  round trips again with that path cut, since the plain figure then measures a copy of the input as
+  much as a translation. And of the held-out photos on a white backdrop, the share whose
+  translation keeps it light.
 - DCGAN memorisation check: the mean distance of 64 samples (seeds 0-63) to their nearest training
   image, next to the training images' own nearest-neighbour distance (leave-one-out), and the
   samples' distance to each other (small means collapse). Distances are root-mean-square per pixel
