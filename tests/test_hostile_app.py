@@ -317,6 +317,8 @@ SAMPLE_DEFAULTS = ["dcgan-grumpy-basic", 1, 1.0, 4, *[0] * 6, ""]  # the latent 
     (2, float("nan"), "truncation must be a number from 0 to 1, not NaN"),
     (2, float("inf"), "truncation must be a number from 0 to 1, not infinity"),
     (2, True, "truncation must be a number from 0 to 1, not true"),
+    (2, 1e308, "truncation must be a number from 0 to 1, not 1e+308"),  # not its 309 digits
+    (2, 5.0, "truncation must be a number from 0 to 1, not 5"),
     (3, float("nan"), "number of samples must be a whole number from 1 to 16, not NaN"),
     (3, "4", "number of samples must be a whole number from 1 to 16, not text"),
     (3, None, "number of samples must be a whole number from 1 to 16, not empty"),

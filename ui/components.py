@@ -133,8 +133,10 @@ def checked_number(value: object, component: gr.Number | gr.Slider, whole: bool,
 
 
 def plain(number: float) -> str:
-    """2147483647 rather than 2.14748e+09, 0.5 rather than 0.500000."""
-    return str(number) if isinstance(number, int) or not number.is_integer() else str(int(number))
+    """2147483647 rather than 2147483647.0, 0.5 as 0.5, and 1e+308 rather than its 309 digits."""
+    if isinstance(number, float) and number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return str(number)
 
 
 def described(value: object) -> str:
