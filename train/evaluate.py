@@ -211,7 +211,8 @@ def still_in_own_domain(classifiers: list[DomainClassifier], translations: torch
                         own_domain_is_b: bool) -> list[str]:
     """The names of the test images whose translations most classifiers still put in the images' own
     domain: the ones a user would see come back untranslated."""
-    votes = torch.stack([((classifier(translations) > 0) == own_domain_is_b).float() for classifier in classifiers])
+    logits = [torch.cat([classifier(batch) for batch in translations.split(64)]) for classifier in classifiers]
+    votes = torch.stack([((logit > 0) == own_domain_is_b).float() for logit in logits])  # (classifiers, N)
     return [name for name, share in zip(names, votes.mean(dim=0).tolist(), strict=True) if share > 0.5]
 
 
