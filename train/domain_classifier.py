@@ -96,6 +96,11 @@ def classifier_features(classifier: DomainClassifier, images: torch.Tensor) -> t
 
 
 @torch.inference_mode()
+def classified_as_b(classifier: DomainClassifier, images: torch.Tensor) -> torch.Tensor:
+    """Float images (N, 3, S, S) in [-1, 1] -> (N,) booleans: which the classifier calls domain b."""
+    return torch.cat([classifier(batch) for batch in images.split(64)]) > 0
+
+
 def share_classified_as_b(classifier: DomainClassifier, images: torch.Tensor) -> float:
     """Share of float images (N, 3, S, S) in [-1, 1] that the classifier calls domain b."""
-    return (classifier(images) > 0).float().mean().item()
+    return classified_as_b(classifier, images).float().mean().item()

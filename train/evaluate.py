@@ -50,6 +50,7 @@ from train.bundle import RUNS
 from train.data import load_image_folder, load_named_images
 from train.domain_classifier import (
     DomainClassifier,
+    classified_as_b,
     classifier_features,
     share_classified_as_b,
     train_domain_classifier,
@@ -206,13 +207,12 @@ class EvaluationImages:
         return cls(train_a, train_b, basic(test_a), basic(test_b), names_a, names_b)
 
 
-@torch.inference_mode()
 def still_in_own_domain(classifiers: list[DomainClassifier], translations: torch.Tensor, names: list[str],
                         own_domain_is_b: bool) -> list[str]:
     """The names of the test images whose translations most classifiers still put in the images' own
     domain: the ones a user would see come back untranslated."""
-    logits = [torch.cat([classifier(batch) for batch in translations.split(64)]) for classifier in classifiers]
-    votes = torch.stack([((logit > 0) == own_domain_is_b).float() for logit in logits])  # (classifiers, N)
+    votes = torch.stack([(classified_as_b(classifier, translations) == own_domain_is_b).float()
+                         for classifier in classifiers])  # (classifiers, N)
     return [name for name, share in zip(names, votes.mean(dim=0).tolist(), strict=True) if share > 0.5]
 
 
